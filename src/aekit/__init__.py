@@ -1,0 +1,26 @@
+"""aekit: autoencoders made practical."""
+
+__version__ = "0.1.0"
+
+from aekit.estimators import Autoencoder  # noqa: E402
+from aekit.exceptions import (  # noqa: E402
+    AekitError,
+    ConfigError,
+    DataError,
+    ModelFileError,
+    NotFittedError,
+    TrainingError,
+)
+from aekit.runs import load  # noqa: E402
+
+__all__ = [
+    "AekitError",
+    "Autoencoder",
+    "ConfigError",
+    "DataError",
+    "ModelFileError",
+    "NotFittedError",
+    "TrainingError",
+    "__version__",
+    "load",
+]

@@ -1,0 +1,79 @@
+"""Dense (fully connected) encoder and mirrored decoder.
+
+The classic deep, undercomplete autoencoder (Hinton & Salakhutdinov 2006,
+https://doi.org/10.1126/science.1127647): layers narrow toward the code and the
+decoder mirrors them. Inputs of any shape are flattened; the output takes the
+input's shape again, so images go in and come out as images.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+from torch import nn
+
+from aekit.exceptions import ConfigError
+from aekit.layers import make_activation
+from aekit.registry import ARCHITECTURES, Component
+
+
+def _mlp(widths: list[int], activation: str, dropout: float, batch_norm: bool):
+    layers: list[nn.Module] = []
+    for n_in, n_out in zip(widths[:-1], widths[1:], strict=True):
+        layers.append(nn.Linear(n_in, n_out))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(n_out))
+        layers.append(make_activation(activation))
+        if dropout > 0:
+            layers.append(nn.Dropout(dropout))
+    return layers
+
+
+@ARCHITECTURES.register("dense")
+class Dense(Component):
+    """Fully connected encoder ``in -> hidden[0] -> ... -> hidden[-1]``."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        hidden: tuple[int, ...] = (512, 256)  # encoder widths, narrowing to the code
+        decoder_hidden: tuple[int, ...] | None = None  # None: mirror `hidden`
+        activation: str = "relu"  # after every hidden layer
+        dropout: float = 0.0  # dropout after every hidden layer
+        batch_norm: bool = False  # BatchNorm1d before every activation
+
+    def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
+        super().__init__(config)
+        for w in (*config.hidden, *(config.decoder_hidden or ())):
+            if not isinstance(w, int) or w < 1:
+                raise ConfigError(
+                    f"Layer widths must be positive integers. Got {w!r} in "
+                    f"hidden={config.hidden!r}."
+                )
+        if not 0 <= config.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1). Got {config.dropout!r}.")
+        make_activation(config.activation)  # fail early on a typo
+        self.input_shape = tuple(input_shape)
+        self.n_inputs = math.prod(self.input_shape)
+        widths = [self.n_inputs, *config.hidden]
+        self.encoder = nn.Sequential(
+            nn.Flatten(),
+            *_mlp(widths, config.activation, config.dropout, config.batch_norm),
+        )
+        self.feature_shape = (widths[-1],)
+
+    def build_decoder(self, code_shape: tuple[int, ...], n_params: int = 1) -> None:
+        cfg = self.config
+        hidden = (
+            cfg.decoder_hidden
+            if cfg.decoder_hidden is not None
+            else tuple(reversed(cfg.hidden))
+        )
+        widths = [math.prod(code_shape), *hidden]
+        out_shape = self.input_shape if n_params == 1 else (n_params, *self.input_shape)
+        self.decoder = nn.Sequential(
+            nn.Flatten(),
+            *_mlp(widths, cfg.activation, cfg.dropout, cfg.batch_norm),
+            nn.Linear(widths[-1], self.n_inputs * n_params),
+            nn.Unflatten(1, out_shape),
+        )

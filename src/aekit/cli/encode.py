@@ -1,0 +1,72 @@
+"""``aekit encode``, ``decode`` and ``reconstruct``: apply a fitted model."""
+
+from __future__ import annotations
+
+import click
+
+from aekit.cli.options import parse_image_size
+
+
+def _model(run_dir):
+    import aekit
+
+    return aekit.load(run_dir)
+
+
+def _data(data, key, image_size):
+    from aekit.data import load
+
+    return load(data, key=key, image_size=parse_image_size(image_size))
+
+
+def _io_options(f):
+    f = click.option("--image-size", help="Resize images to HxW.")(f)
+    f = click.option("--key", help="Array name inside an .npz file.")(f)
+    f = click.option("--out", "-o", required=True, help="Output file (.npy or .csv).")(
+        f
+    )
+    return f
+
+
+@click.command("encode")
+@click.argument("run_dir")
+@click.argument("data")
+@_io_options
+def encode_command(run_dir, data, out, key, image_size):
+    """Encode DATA with the model in RUN_DIR; write the codes to --out."""
+    from aekit.workflows import write_array
+
+    codes = _model(run_dir).transform(_data(data, key, image_size).X)
+    write_array(out, codes)
+    click.echo(f"Wrote codes of shape {codes.shape} to {out}")
+
+
+@click.command("decode")
+@click.argument("run_dir")
+@click.argument("codes")
+@_io_options
+def decode_command(run_dir, codes, out, key, image_size):
+    """Decode CODES (.npy, .csv) with the model in RUN_DIR; write data to --out."""
+    from aekit.workflows import write_array
+
+    model = _model(run_dir)
+    Z = _data(codes, key, image_size).X
+    X = model.inverse_transform(Z)
+    write_array(out, X)
+    click.echo(f"Wrote decoded data of shape {X.shape} to {out}")
+
+
+@click.command("reconstruct")
+@click.argument("run_dir")
+@click.argument("data")
+@_io_options
+def reconstruct_command(run_dir, data, out, key, image_size):
+    """Encode then decode DATA; write the reconstruction to --out."""
+    from aekit.workflows import write_array
+
+    X = _model(run_dir).reconstruct(_data(data, key, image_size).X)
+    write_array(out, X)
+    click.echo(f"Wrote reconstructions of shape {X.shape} to {out}")
+
+
+COMMANDS = [encode_command, decode_command, reconstruct_command]

@@ -1,0 +1,240 @@
+"""``aekit fit DATA --out RUN_DIR``: train a model and write its run folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from aekit.cli.options import given, parse_image_size, parse_ints, read_toml
+from aekit.exceptions import ConfigError
+from aekit.io import atomic_write_json
+
+CHECKPOINT = "checkpoint.safetensors"
+FIT_STATE = "fit.json"
+
+
+def _ints(name):
+    return lambda v: parse_ints(v, name=name)
+
+
+def _optional_str(v):
+    return None if v in (None, "none", "None", "") else v
+
+
+# flag, estimator parameter, click type, help, converter of the flag's text
+FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
+    ("--code-size", "code_size", int, "Units in the code (bottleneck).", None),
+    (
+        "--hidden",
+        "hidden",
+        str,
+        "Encoder widths toward the code, e.g. 512,256.",
+        _ints("hidden"),
+    ),
+    (
+        "--decoder-hidden",
+        "decoder_hidden",
+        str,
+        "Decoder widths (default: mirror).",
+        _ints("decoder-hidden"),
+    ),
+    (
+        "--activation",
+        "activation",
+        str,
+        "Hidden activation: relu, gelu, tanh, ...",
+        None,
+    ),
+    (
+        "--loss",
+        "loss",
+        click.Choice(["auto", "mse", "bce"]),
+        "Reconstruction loss.",
+        None,
+    ),
+    (
+        "--code-activation",
+        "code_activation",
+        str,
+        "Activation on the code (none).",
+        _optional_str,
+    ),
+    ("--dropout", "dropout", float, "Dropout after hidden layers.", None),
+    ("--epochs", "epochs", int, "Most epochs (early stopping may end sooner).", None),
+    ("--batch-size", "batch_size", int, "Samples per step.", None),
+    ("--lr", "lr", float, "Peak learning rate.", None),
+    (
+        "--optimizer",
+        "optimizer",
+        click.Choice(["adam", "adamw", "sgd"]),
+        "Optimizer.",
+        None,
+    ),
+    (
+        "--lr-schedule",
+        "lr_schedule",
+        click.Choice(["cosine", "constant"]),
+        "Learning-rate schedule.",
+        None,
+    ),
+    ("--weight-decay", "weight_decay", float, "Weight decay.", None),
+    (
+        "--validation-fraction",
+        "validation_fraction",
+        float,
+        "Held-out fraction for early stopping.",
+        None,
+    ),
+    (
+        "--patience",
+        "patience",
+        int,
+        "Epochs without improvement before stopping.",
+        None,
+    ),
+    (
+        "--scaling",
+        "scaling",
+        click.Choice(["auto", "none", "range", "minmax", "standard"]),
+        "Input scaling.",
+        None,
+    ),
+    ("--seed", "random_state", int, "Random seed (default 0).", None),
+    ("--device", "device", str, "auto, cpu, cuda, cuda:N or mps.", None),
+]
+
+
+def _estimator_class(params: dict[str, Any]):
+    from aekit import Autoencoder
+
+    return Autoencoder
+
+
+def fit_run(
+    data: str,
+    out: str | Path,
+    params: dict[str, Any],
+    *,
+    key: str | None = None,
+    image_size=None,
+    resume: bool = False,
+    verbose: int = 1,
+):
+    """Fit on ``data`` and write the run folder ``out``; returns the estimator."""
+    from aekit.data import load
+
+    out = Path(out)
+    ds = load(data, key=key, image_size=image_size)
+    cls = _estimator_class(params)
+    known = cls().get_params()
+    unknown = set(params) - set(known)
+    if unknown:
+        raise ConfigError(f"Unknown option(s) {', '.join(sorted(unknown))}.")
+    est = cls(**{"random_state": 0, **params, "verbose": verbose})
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(
+        out / FIT_STATE,
+        {
+            "data": str(data),
+            "key": key,
+            "image_size": image_size,
+            "params": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
+            },
+        },
+    )
+    t0 = time.perf_counter()
+    est.fit(ds, checkpoint=out / CHECKPOINT, resume=resume)
+    est.save(
+        out,
+        extra_summary={
+            "data": {
+                "source": str(data),
+                "n": len(ds),
+                "sample_shape": list(ds.sample_shape),
+                "kind": ds.kind,
+            },
+            "wall_seconds": time.perf_counter() - t0,
+        },
+    )
+    (out / CHECKPOINT).unlink(missing_ok=True)
+    return est, ds
+
+
+@click.command("fit")
+@click.argument("data")
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Run folder to write.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    help="TOML file of options; flags override it.",
+)
+@click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option("--key", help="Array name inside an .npz file.")
+@click.option("--image-size", help="Resize images to HxW, e.g. 28x28.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.pass_context
+def fit_command(ctx, data, out, config_file, resume, key, image_size, quiet, **flags):
+    """Fit an autoencoder on DATA and write the run folder --out."""
+    from aekit import Autoencoder
+
+    known = set(Autoencoder().get_params()) - {"verbose"}
+    params: dict[str, Any] = {}
+    out_path = Path(out)
+    if resume:
+        state_file = out_path / FIT_STATE
+        if not state_file.exists():
+            raise ConfigError(
+                f"Nothing to resume in {out}: it has no {FIT_STATE}. Run without "
+                "--resume to start."
+            )
+        state = json.loads(state_file.read_text())
+        params |= state["params"]
+        key = key or state.get("key")
+        image_size = image_size or state.get("image_size")
+    if config_file:
+        params |= read_toml(config_file, known)
+    for flag, name, _type, _help, convert in FIT_OPTIONS:
+        dest = flag.lstrip("-").replace("-", "_")
+        if given(ctx, dest):
+            value = flags[dest]
+            params[name] = convert(value) if convert else value
+    for name in ("hidden", "decoder_hidden"):
+        if isinstance(params.get(name), list):
+            params[name] = tuple(params[name])
+    est, ds = fit_run(
+        data,
+        out_path,
+        params,
+        key=key,
+        image_size=parse_image_size(image_size)
+        if isinstance(image_size, str)
+        else image_size,
+        resume=resume,
+        verbose=0 if quiet else 1,
+    )
+    summary = json.loads((out_path / "summary.json").read_text())
+    last = est.history_[-1]
+    click.echo(
+        f"Fitted {type(est).__name__} on {len(ds)} samples in "
+        f"{summary['fit_seconds']:.1f} s ({len(est.history_)} epochs); "
+        f"validation loss {last.get('val_loss', last['train_loss']):.5g}."
+    )
+    click.echo(f"Run folder: {out_path}")
+
+
+for _flag, _name, _type, _help, _conv in reversed(FIT_OPTIONS):
+    fit_command = click.option(_flag, type=_type, default=None, help=_help)(fit_command)
+
+COMMANDS = [fit_command]

@@ -1,0 +1,442 @@
+"""Readers for every data format aekit accepts, one function per format.
+
+``load(source)`` returns a :class:`Dataset`: the samples as an array of shape
+``(n, *sample_shape)`` in their stored dtype (uint8 images stay uint8 until a
+batch needs them), plus what preprocessing needs to know (the known value
+range of integer data) and labels where the format carries them.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import gzip
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from aekit.data.validation import check_array
+from aekit.exceptions import DataError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+BUILTINS = {
+    "digits": "scikit-learn's 1,797 handwritten digits, 8x8 grayscale, values 0-16",
+}
+
+
+@dataclasses.dataclass
+class Dataset:
+    """Samples read from one source.
+
+    Attributes
+    ----------
+    X : ndarray of shape (n, *sample_shape)
+        Images are channels first, ``(n, C, H, W)``.
+    kind : "table" or "image"
+    value_range : (low, high) or None
+        The range the values can take when the format says so (integer pixels,
+        the digits' 0-16); preprocessing scales it to [0, 1].
+    y : ndarray or None
+        Labels, where the source carries them.
+    columns : list of str or None
+        Column names of a table with a header.
+    name : str
+        Where the data came from.
+    """
+
+    X: np.ndarray
+    kind: str = "table"
+    value_range: tuple[float, float] | None = None
+    y: np.ndarray | None = None
+    columns: list[str] | None = None
+    name: str = ""
+    files: list[str] | None = None
+
+    @property
+    def sample_shape(self) -> tuple[int, ...]:
+        return tuple(self.X.shape[1:])
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+
+def _integer_range(arr: np.ndarray) -> tuple[float, float] | None:
+    if arr.dtype.kind in "ui":
+        info = np.iinfo(arr.dtype)
+        return (float(min(info.min, 0)), float(info.max))
+    return None
+
+
+# -- built-in ---------------------------------------------------------------
+def load_builtin(name: str) -> Dataset:
+    if name == "digits":
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        X = d.images.astype(np.float32)[:, None]  # (1797, 1, 8, 8)
+        return Dataset(X, "image", (0.0, 16.0), d.target, name="digits")
+    raise DataError(_unknown_source_message(name))
+
+
+def _unknown_source_message(name: str) -> str:
+    return (
+        f"{name!r} is neither an existing file or folder nor a built-in data set "
+        f"({', '.join(BUILTINS)}). Check the path; run 'aekit datasets' for the "
+        "formats aekit reads."
+    )
+
+
+# -- arrays -----------------------------------------------------------------
+def read_npy(path: Path, **_) -> Dataset:
+    try:
+        X = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise DataError(f"{path} is not a numeric .npy array ({exc}).") from None
+    return Dataset(X, _array_kind(X), _integer_range(X), name=str(path))
+
+
+def read_npz(path: Path, *, key: str | None = None, **_) -> Dataset:
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            keys = list(npz.keys())
+            if key is None:
+                if len(keys) != 1:
+                    raise DataError(
+                        f"{path} holds {len(keys)} arrays "
+                        f"({', '.join(keys) or 'none'}); "
+                        "name one with --key."
+                    )
+                key = keys[0]
+            if key not in keys:
+                raise DataError(
+                    f"{path} has no array {key!r}; it has {', '.join(keys)}."
+                )
+            X = npz[key]
+    except (ValueError, OSError) as exc:
+        raise DataError(f"{path} is not a readable .npz archive ({exc}).") from None
+    return Dataset(X, _array_kind(X), _integer_range(X), name=f"{path}:{key}")
+
+
+def _array_kind(X: np.ndarray) -> str:
+    return "image" if X.ndim == 4 and X.shape[1] in (1, 3) else "table"
+
+
+# -- tables -----------------------------------------------------------------
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return text.strip().lower() in ("", "nan", "inf", "-inf", "na")
+
+
+def read_csv(path: Path, *, delimiter: str | None = None, **_) -> Dataset:
+    if delimiter is None:
+        delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError(
+            f"{path} is not a UTF-8 text file; is it really a CSV?"
+        ) from None
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r]
+    if not rows:
+        raise DataError(f"{path} is empty: it has no rows.")
+    header = None
+    if not all(_is_number(c) for c in rows[0]):
+        header, rows = [c.strip() for c in rows[0]], rows[1:]
+    if not rows:
+        raise DataError(f"{path} has a header but no data rows.")
+    width = len(header) if header else len(rows[0])
+    for i, r in enumerate(rows):
+        if len(r) != width:
+            line = i + 1 + (header is not None)
+            raise DataError(
+                f"{path}: line {line} has {len(r)} fields, but the file has {width} "
+                "columns; fix or remove the ragged rows."
+            )
+    columns = header or [f"column {j}" for j in range(width)]
+    cols = list(zip(*rows, strict=True))
+    bad = [
+        columns[j] for j, col in enumerate(cols) if not all(_is_number(c) for c in col)
+    ]
+    if bad:
+        shown = ", ".join(repr(b) for b in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        raise DataError(
+            f"{path} has non-numeric column(s) {shown}; drop them or encode them as "
+            "numbers first."
+        )
+    X = np.array(
+        [
+            [float(c) if c.strip() not in ("", "NA", "na") else np.nan for c in r]
+            for r in rows
+        ],
+        dtype=np.float64,
+    )
+    return Dataset(X.astype(np.float32), "table", None, columns=header, name=str(path))
+
+
+def read_parquet(path: Path, **_) -> Dataset:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise DataError(f"{path} is not a readable Parquet file ({exc}).") from None
+    bad = [
+        f.name
+        for f in table.schema
+        if not (
+            pa.types.is_integer(f.type)
+            or pa.types.is_floating(f.type)
+            or pa.types.is_boolean(f.type)
+        )
+    ]
+    if bad:
+        raise DataError(
+            f"{path} has non-numeric column(s) {', '.join(map(repr, bad))}; drop them "
+            "or encode them as numbers first."
+        )
+    if table.num_columns == 0:
+        raise DataError(f"{path} has no columns.")
+    X = np.column_stack(
+        [
+            table.column(i).to_numpy(zero_copy_only=False).astype(np.float32)
+            for i in range(table.num_columns)
+        ]
+    )
+    return Dataset(X, "table", None, columns=table.column_names, name=str(path))
+
+
+# -- images -----------------------------------------------------------------
+def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndarray:
+    """One image as (C, H, W), uint8 or uint16, in its stored bit depth."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im, dtype=np.int64).clip(0, 65535).astype(np.uint16)
+                if image_size:
+                    resized = Image.fromarray(arr.astype(np.float32), mode="F").resize(
+                        image_size[::-1], Image.Resampling.BILINEAR
+                    )
+                    arr = np.asarray(resized).round().clip(0, 65535).astype(np.uint16)
+                return arr[None]
+            if im.mode not in ("L", "RGB"):
+                im = im.convert(
+                    "RGB" if im.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L"
+                )
+            if image_size:
+                im = im.resize(image_size[::-1], Image.Resampling.BILINEAR)
+            arr = np.asarray(im)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise DataError(f"{path} is not a readable image ({exc}).") from None
+    return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+
+
+def read_image_folder(
+    path: Path, *, image_size=None, strict: bool = False, **_
+) -> Dataset:
+    files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise DataError(
+            f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))}); point to "
+            "a folder of images or to a data file."
+        )
+    classes = sorted({f.parent.relative_to(path).as_posix() for f in files})
+    images, kept, skipped = [], [], []
+    for f in files:
+        try:
+            images.append(read_image(f, image_size))
+            kept.append(f)
+        except DataError as exc:
+            if strict:
+                raise
+            skipped.append((f, exc))
+    if skipped:
+        names = ", ".join(str(f.relative_to(path)) for f, _ in skipped[:10])
+        warnings.warn(
+            f"Skipped {len(skipped)} unreadable image(s) in {path}: {names}"
+            + (", ..." if len(skipped) > 10 else ""),
+            stacklevel=3,
+        )
+    if not images:
+        raise DataError(f"None of the {len(files)} images in {path} could be read.")
+    shapes = {im.shape for im in images}
+    if len(shapes) > 1:
+        channels = {s[0] for s in shapes}
+        if len(channels) > 1:
+            # Mixed grayscale and colour: promote grayscale to RGB.
+            images = [np.repeat(im, 3, 0) if im.shape[0] == 1 else im for im in images]
+            shapes = {im.shape for im in images}
+        if len(shapes) > 1:
+            raise DataError(
+                f"The images in {path} have different sizes "
+                f"({', '.join(f'{s[2]}x{s[1]}' for s in sorted(shapes)[:4])}); pass "
+                "--image-size HxW to resize them to one size."
+            )
+    dtypes = {im.dtype for im in images}
+    X = np.stack([im.astype(np.uint16) if len(dtypes) > 1 else im for im in images])
+    y = None
+    if len(classes) > 1:
+        index = {c: i for i, c in enumerate(classes)}
+        y = np.array([index[f.parent.relative_to(path).as_posix()] for f in kept])
+    return Dataset(
+        X,
+        "image",
+        _integer_range(X),
+        y=y,
+        name=str(path),
+        files=[str(f) for f in kept],
+    )
+
+
+def read_single_image(path: Path, *, image_size=None, **_) -> Dataset:
+    im = read_image(path, image_size)
+    return Dataset(
+        im[None], "image", _integer_range(im), name=str(path), files=[str(path)]
+    )
+
+
+# -- MNIST IDX --------------------------------------------------------------
+_IDX_DTYPES = {
+    0x08: np.uint8,
+    0x09: np.int8,
+    0x0B: ">i2",
+    0x0C: ">i4",
+    0x0D: ">f4",
+    0x0E: ">f8",
+}
+
+
+def read_idx_array(path: Path) -> np.ndarray:
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path} is not a readable IDX file ({exc}).") from None
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
+        raise DataError(f"{path} does not start with an IDX header.")
+    ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise DataError(f"{path} is truncated: its IDX header is incomplete.")
+    dims = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    dtype = np.dtype(_IDX_DTYPES[data[2]])
+    expected = int(np.prod(dims)) * dtype.itemsize
+    body = data[4 + 4 * ndim :]
+    if len(body) != expected:
+        raise DataError(
+            f"{path} is truncated or padded: its header promises {expected} bytes of "
+            f"data, the file has {len(body)}."
+        )
+    return (
+        np.frombuffer(body, dtype=dtype).reshape(dims).astype(dtype.newbyteorder("="))
+    )
+
+
+def read_idx(path: Path, **_) -> Dataset:
+    path = Path(path)
+    X = read_idx_array(path)
+    y = None
+    labels = Path(str(path).replace("-images-idx3-", "-labels-idx1-"))
+    if labels != path and labels.exists():
+        y = read_idx_array(labels)
+    if X.ndim == 3:
+        X = X[:, None]  # (n, 1, H, W)
+        kind = "image"
+    else:
+        kind = _array_kind(X) if X.ndim > 1 else "table"
+    return Dataset(X, kind, _integer_range(X), y=y, name=str(path))
+
+
+# -- dispatch ---------------------------------------------------------------
+READERS = {
+    ".npy": read_npy,
+    ".npz": read_npz,
+    ".csv": read_csv,
+    ".tsv": read_csv,
+    ".tab": read_csv,
+    ".txt": read_csv,
+    ".parquet": read_parquet,
+    ".pq": read_parquet,
+}
+
+
+def _reader_for(path: Path):
+    name = path.name.lower()
+    if name.endswith("-ubyte") or name.endswith("-ubyte.gz") or ".idx" in name:
+        return read_idx
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return read_single_image
+    return READERS.get(path.suffix.lower())
+
+
+def load(
+    source,
+    *,
+    key: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    strict: bool = False,
+    min_samples: int = 1,
+) -> Dataset:
+    """Read ``source``: a built-in name, a file, or a folder of images.
+
+    Raises :class:`aekit.exceptions.DataError` with one clear line on a missing,
+    unreadable, empty or non-numeric source, or on NaN/inf values.
+    """
+    if isinstance(source, Dataset):
+        ds = source
+    else:
+        path = Path(source)
+        if str(source) in BUILTINS and not path.exists():
+            ds = load_builtin(str(source))
+        elif path.is_dir():
+            ds = read_image_folder(path, image_size=image_size, strict=strict)
+        elif not path.exists():
+            raise DataError(_unknown_source_message(str(source)))
+        else:
+            reader = _reader_for(path)
+            if reader is None:
+                raise DataError(
+                    f"{path}: unknown format "
+                    f"{path.suffix or '(no extension)'!r}. aekit "
+                    f"reads {', '.join(sorted(READERS))}, images and MNIST IDX files; "
+                    "run 'aekit datasets' for details."
+                )
+            try:
+                ds = reader(path, key=key, image_size=image_size, strict=strict)
+            except PermissionError:
+                raise DataError(f"{path} cannot be read: permission denied.") from None
+            except IsADirectoryError:
+                raise DataError(f"{path} is a folder, not a file.") from None
+    check_array(ds.X, name=ds.name or "The data", min_samples=min_samples)
+    return ds
+
+
+def describe_formats() -> str:
+    lines = ["Built-in data sets:"]
+    lines += [f"  {k:<10} {v}" for k, v in BUILTINS.items()]
+    lines += [
+        "",
+        "Files and folders:",
+        "  .npy              an array (n, features) or images (n, C, H, W);",
+        "                    memory-mapped",
+        "  .npz              the only array inside, or the one named with --key",
+        "  .csv .tsv .txt    numeric table; a header row is detected",
+        "  .parquet          numeric columns",
+        "  folder/           PNG/JPEG/BMP/TIFF images, grayscale or RGB, 8 or 16 bit;",
+        "                    one size, or resized with --image-size HxW; class",
+        "                    subfolders become labels",
+        "  *-ubyte[.gz]      MNIST IDX files (labels found beside images)",
+        "",
+        "Integer data (pixels) is scaled to [0, 1]; the scaling is stored with the",
+        "model, so decoded output comes back in your units.",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,5 @@
+"""scikit-learn estimators over the composed autoencoder."""
+
+from aekit.estimators.autoencoder import Autoencoder
+
+__all__ = ["Autoencoder"]

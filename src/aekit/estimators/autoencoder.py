@@ -1,0 +1,532 @@
+"""The ``Autoencoder`` estimator: scikit-learn's conventions over aekit's model."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+
+from aekit.data.preprocessing import Scaler
+from aekit.data.readers import Dataset
+from aekit.data.validation import check_array
+from aekit.estimators.base import batched, register_estimator, seed_from
+from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
+from aekit.losses import LOSS_ALIASES
+from aekit.metrics import compression, error_summary, per_sample_mse
+from aekit.model import AutoencoderModule
+from aekit.runs import read_run, write_run
+from aekit.training.trainer import Trainer, TrainerConfig, resolve_device
+
+ERROR_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
+
+
+@register_estimator
+class Autoencoder(TransformerMixin, BaseEstimator):
+    """An autoencoder with scikit-learn's ``fit``/``transform`` interface.
+
+    The encoder narrows through ``hidden`` to a code of ``code_size`` units; the
+    decoder mirrors it. Training needs no labels: ``fit(X)`` learns to rebuild
+    ``X`` from its code.
+
+    Parameters
+    ----------
+    code_size : int, default=32
+        Units in the code (the bottleneck).
+    hidden : tuple of int, default=(512, 256)
+        Encoder layer widths, narrowing toward the code; the decoder mirrors
+        them unless ``decoder_hidden`` is given.
+    decoder_hidden : tuple of int or None, default=None
+    activation : str, default="relu"
+        Activation of every hidden layer ("relu", "gelu", "tanh", "sigmoid", ...).
+    loss : {"auto", "mse", "bce"}, default="auto"
+        Reconstruction loss. "bce" needs data in [0, 1] after scaling; "auto"
+        picks "bce" when the scaled training data lies in [0, 1], else "mse".
+    code_activation : str or None, default=None
+        Activation on the code (None: linear code).
+    dropout : float, default=0.0
+    batch_norm : bool, default=False
+    epochs : int, default=50
+        Most epochs to train; early stopping on validation loss may stop sooner.
+    batch_size : int, default=128
+    lr : float, default=1e-3
+        Peak learning rate of Adam.
+    optimizer : {"adam", "adamw", "sgd"}, default="adam"
+    lr_schedule : {"cosine", "constant"}, default="cosine"
+    weight_decay : float, default=0.0
+    validation_fraction : float, default=0.1
+        Fraction of samples held out for early stopping and error statistics.
+    patience : int or None, default=10
+        Epochs without validation improvement before stopping; the best
+        weights are restored. None trains all ``epochs``.
+    scaling : {"auto", "none", "range", "minmax", "standard"}, default="auto"
+        Integer data (pixels) is divided by its range; data already in [0, 1] is
+        kept; other data is standardized. Stored with the model and undone by
+        ``inverse_transform``.
+    random_state : int, RandomState, Generator or None, default=None
+        Seeds weights, split, shuffling, noise and dropout. The same int gives
+        the same weights on CPU.
+    device : str, default="auto"
+        "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
+    verbose : int, default=0
+        1 shows a progress bar over epochs.
+
+    Attributes
+    ----------
+    module_ : AutoencoderModule
+        The trained torch module.
+    history_ : list of dict
+        Per epoch: train and validation loss, each loss term, learning rate,
+        seconds.
+    n_features_in_ : int
+    input_shape_ : tuple of int
+        Shape of one sample (``(n_features,)`` or ``(C, H, W)``).
+    loss_ : str
+        The loss used ("mse" or "bce").
+    scaler_ : Scaler
+    reconstruction_error_ : dict
+        Mean, std and quantiles of the per-sample reconstruction MSE (scaled
+        units) on the training and validation samples.
+    error_quantiles_ : ndarray of shape (201,)
+        Quantiles of the held-out per-sample errors at levels 0, 0.005, ..., 1.
+    fit_seconds_ : float
+
+    Example
+    -------
+    >>> from sklearn.datasets import load_digits
+    >>> X = load_digits().data
+    >>> ae = Autoencoder(code_size=8, hidden=(64,), epochs=5, random_state=0)
+    >>> ae.fit(X).transform(X).shape
+    (1797, 8)
+    """
+
+    def __init__(
+        self,
+        code_size: int = 32,
+        hidden: tuple[int, ...] = (512, 256),
+        *,
+        decoder_hidden: tuple[int, ...] | None = None,
+        activation: str = "relu",
+        loss: str = "auto",
+        code_activation: str | None = None,
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        epochs: int = 50,
+        batch_size: int = 128,
+        lr: float = 1e-3,
+        optimizer: str = "adam",
+        lr_schedule: str = "cosine",
+        weight_decay: float = 0.0,
+        validation_fraction: float = 0.1,
+        patience: int | None = 10,
+        scaling: str = "auto",
+        random_state=None,
+        device: str = "auto",
+        verbose: int = 0,
+    ):
+        self.code_size = code_size
+        self.hidden = hidden
+        self.decoder_hidden = decoder_hidden
+        self.activation = activation
+        self.loss = loss
+        self.code_activation = code_activation
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.optimizer = optimizer
+        self.lr_schedule = lr_schedule
+        self.weight_decay = weight_decay
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.scaling = scaling
+        self.random_state = random_state
+        self.device = device
+        self.verbose = verbose
+
+    # -- building -------------------------------------------------------------
+    def _model_spec(self, loss: str) -> dict[str, Any]:
+        """The components this estimator's parameters select."""
+        if not isinstance(self.code_size, int | np.integer) or self.code_size < 1:
+            raise ConfigError(
+                "The 'code_size' parameter of Autoencoder must be an int in the range "
+                f"[1, inf). Got {self.code_size!r} instead."
+            )
+        hidden = (self.hidden,) if isinstance(self.hidden, int) else self.hidden
+        return {
+            "architecture": {
+                "kind": "dense",
+                "hidden": tuple(int(h) for h in hidden),
+                "decoder_hidden": (
+                    tuple(int(h) for h in self.decoder_hidden)
+                    if self.decoder_hidden is not None
+                    else None
+                ),
+                "activation": self.activation,
+                "dropout": float(self.dropout),
+                "batch_norm": bool(self.batch_norm),
+            },
+            "latent": {
+                "kind": "deterministic",
+                "code_size": int(self.code_size),
+                "activation": self.code_activation,
+            },
+            "regularizers": [],
+            "corruption": None,
+            "likelihood": {"kind": LOSS_ALIASES[loss]},
+        }
+
+    def _trainer_config(self, seed: int) -> TrainerConfig:
+        return TrainerConfig(
+            epochs=int(self.epochs),
+            batch_size=int(self.batch_size),
+            lr=float(self.lr),
+            optimizer=self.optimizer,
+            weight_decay=float(self.weight_decay),
+            lr_schedule=self.lr_schedule,
+            patience=None if self.patience is None else int(self.patience),
+            device=self.device,
+            seed=seed,
+            verbose=int(self.verbose),
+        )
+
+    def _callbacks(self) -> list[Any]:
+        return []
+
+    def _resolve_loss(self, Xs: np.ndarray) -> str:
+        lo, hi = float(Xs.min()), float(Xs.max())
+        in_unit = lo >= 0.0 and hi <= 1.0
+        if self.loss == "auto":
+            return "bce" if in_unit else "mse"
+        if self.loss not in LOSS_ALIASES:
+            raise ConfigError(
+                "The 'loss' parameter must be 'auto', 'mse' or 'bce'. "
+                f"Got {self.loss!r}."
+            )
+        if self.loss == "bce" and not in_unit:
+            raise DataError(
+                f"loss='bce' needs data in [0, 1], but the scaled data ranges over "
+                f"[{lo:.4g}, {hi:.4g}]. Use loss='mse', or scaling='minmax'."
+            )
+        return self.loss
+
+    # -- validation -----------------------------------------------------------
+    def _validate(self, X, *, reset: bool) -> tuple[np.ndarray, Any]:
+        value_range = None
+        if isinstance(X, Dataset):
+            value_range, X = X.value_range, X.X
+        X = check_array(X, min_samples=2 if reset else 1)
+        if reset:
+            self.input_shape_ = tuple(int(s) for s in X.shape[1:])
+            self.n_features_in_ = int(np.prod(self.input_shape_))
+            self.input_dtype_ = str(X.dtype)
+        else:
+            self._check_shape(X)
+        return X, value_range
+
+    def _check_shape(self, X: np.ndarray) -> None:
+        got = tuple(X.shape[1:])
+        if got == self.input_shape_:
+            return
+        if len(self.input_shape_) == 1 and len(got) == 1:
+            raise DataError(
+                f"X has {got[0]} features, but {type(self).__name__} is expecting "
+                f"{self.input_shape_[0]} features as input."
+            )
+        raise DataError(
+            f"X has samples of shape {got}, but this {type(self).__name__} was fitted "
+            f"on samples of shape {self.input_shape_}."
+        )
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "module_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} instance is not fitted yet. Call 'fit' "
+                "with appropriate arguments before using this estimator."
+            )
+
+    # -- fitting --------------------------------------------------------------
+    def fit(
+        self, X, y=None, *, checkpoint: str | Path | None = None, resume: bool = False
+    ):
+        """Train on ``X`` (labels ``y`` are ignored: autoencoders need none).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, ...) or aekit.data.Dataset
+        y : ignored
+        checkpoint : path, optional
+            Write a resumable checkpoint there after every epoch.
+        resume : bool
+            Continue from ``checkpoint`` instead of starting fresh.
+        """
+        t0 = time.perf_counter()
+        X, value_range = self._validate(X, reset=True)
+        if not 0 <= self.validation_fraction < 1:
+            raise ConfigError(
+                "validation_fraction must be in [0, 1). Got "
+                f"{self.validation_fraction!r}."
+            )
+        seed = seed_from(self.random_state)
+        rng = np.random.default_rng(seed)
+        n = len(X)
+        n_val = int(round(n * self.validation_fraction))
+        if n - n_val < 1:
+            n_val = 0
+        order = rng.permutation(n)
+        train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
+        X_train = np.asarray(X[train_idx])
+        self.scaler_ = Scaler(self.scaling).fit(X_train, value_range)
+        Xs_train = self.scaler_.transform(X_train)
+        Xs_val = self.scaler_.transform(np.asarray(X[val_idx])) if n_val else None
+        self.loss_ = self._resolve_loss(Xs_train)
+        self._warn_overcomplete()
+
+        torch.manual_seed(seed)
+        self.module_ = AutoencoderModule(
+            self._model_spec(self.loss_), self.input_shape_
+        )
+        self._device = resolve_device(self.device)
+        trainer = Trainer(
+            self._trainer_config(seed),
+            callbacks=self._callbacks(),
+            checkpoint=checkpoint,
+        )
+        self.history_ = trainer.fit(
+            self.module_,
+            torch.from_numpy(Xs_train),
+            torch.from_numpy(Xs_val) if Xs_val is not None else None,
+            resume=resume,
+        )
+        self.best_epoch_ = trainer.best_epoch
+        self.stopped_early_ = trainer.stopped_early
+        self._fit_error_stats(Xs_train, Xs_val)
+        self.fit_seconds_ = time.perf_counter() - t0
+        return self
+
+    def _warn_overcomplete(self) -> None:
+        if self.code_size >= np.prod(self.input_shape_) and not self._regularized():
+            warnings.warn(
+                f"code_size={self.code_size} is not smaller than the "
+                f"{int(np.prod(self.input_shape_))} input features and no regularizer "
+                "is set: the autoencoder can learn the identity and the code will not "
+                "be a useful summary. Lower code_size or add a regularizer.",
+                UserWarning,
+                stacklevel=3,
+            )
+
+    def _regularized(self) -> bool:
+        return False
+
+    def _fit_error_stats(self, Xs_train, Xs_val) -> None:
+        err_train = self._errors_scaled(Xs_train)
+        self.reconstruction_error_ = {"train": error_summary(err_train)}
+        held_out = err_train
+        if Xs_val is not None and len(Xs_val):
+            held_out = self._errors_scaled(Xs_val)
+            self.reconstruction_error_["validation"] = error_summary(held_out)
+        self.error_quantiles_ = np.quantile(held_out, ERROR_QUANTILE_LEVELS).astype(
+            np.float64
+        )
+
+    def _errors_scaled(self, Xs: np.ndarray) -> np.ndarray:
+        recon = batched(self.module_, Xs, device=self._device)
+        return per_sample_mse(Xs, recon)
+
+    # -- inference ------------------------------------------------------------
+    def _prepare(self, X) -> np.ndarray:
+        self._check_fitted()
+        X, _ = self._validate(X, reset=False)
+        return X
+
+    def transform(self, X) -> np.ndarray:
+        """Encode ``X``: the codes, shape ``(n_samples, code_size)``."""
+        X = self._prepare(X)
+        self.module_.eval()
+        return batched(
+            self.module_.encode, X, device=self._device, prepare=self.scaler_.transform
+        )
+
+    def inverse_transform(self, Z) -> np.ndarray:
+        """Decode codes back to data, in the units of the training data."""
+        self._check_fitted()
+        Z = check_array(Z, name="Z")
+        code_shape = self.module_.code_shape
+        if tuple(Z.shape[1:]) != code_shape:
+            raise DataError(
+                f"Z has codes of shape {tuple(Z.shape[1:])}, but this "
+                f"{type(self).__name__} has codes of shape {code_shape}."
+            )
+        self.module_.eval()
+        Xs = batched(self.module_.decode, Z, device=self._device)
+        return self.scaler_.inverse_transform(Xs)
+
+    def reconstruct(self, X) -> np.ndarray:
+        """Encode then decode ``X``; same shape and units as ``X``."""
+        X = self._prepare(X)
+        self.module_.eval()
+        Xs = batched(
+            self.module_, X, device=self._device, prepare=self.scaler_.transform
+        )
+        return self.scaler_.inverse_transform(Xs)
+
+    def reconstruction_error(self, X) -> np.ndarray:
+        """Per-sample mean squared reconstruction error, in scaled units."""
+        X = self._prepare(X)
+        Xs = self.scaler_.transform(X)
+        self.module_.eval()
+        return self._errors_scaled(Xs)
+
+    def score(self, X, y=None) -> float:
+        """Negative mean reconstruction error (scaled units): higher is better."""
+        return -float(np.mean(self.reconstruction_error(X)))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        tags.non_deterministic = False
+        return tags
+
+    # -- files ----------------------------------------------------------------
+    def _extra_tensors(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def _config(self) -> dict[str, Any]:
+        params = {
+            k: (list(v) if isinstance(v, tuple) else v)
+            for k, v in self.get_params().items()
+        }
+        if not isinstance(params.get("random_state"), int | type(None)):
+            params["random_state"] = None
+        return {
+            "estimator": type(self).__name__,
+            "params": params,
+            "model": {"input_shape": list(self.input_shape_), **self.module_.spec()},
+            "input_dtype": self.input_dtype_,
+            "loss": self.loss_,
+            "scaling": {
+                "mode": self.scaler_.mode,
+                "fitted_mode": self.scaler_.fitted_mode,
+            },
+        }
+
+    def summary(self) -> dict[str, Any]:
+        """Final metrics and statistics, as ``summary.json`` stores them."""
+        self._check_fitted()
+        last = self.history_[-1] if self.history_ else {}
+        return {
+            "estimator": type(self).__name__,
+            "loss": self.loss_,
+            "epochs_run": len(self.history_),
+            "best_epoch": self.best_epoch_,
+            "stopped_early": self.stopped_early_,
+            "final": {k: v for k, v in last.items() if k not in ("epoch",)},
+            "reconstruction_error": self.reconstruction_error_,
+            "compression": compression(
+                self.input_shape_, self.input_dtype_, self.module_.code_shape
+            ),
+            "fit_seconds": getattr(self, "fit_seconds_", None),
+            "n_parameters": sum(p.numel() for p in self.module_.parameters()),
+        }
+
+    def save(self, path: str | Path, *, extra_summary: dict | None = None) -> Path:
+        """Write the run folder (config.json, model.safetensors, ...)."""
+        self._check_fitted()
+        tensors = {f"module.{k}": v for k, v in self.module_.state_dict().items()}
+        tensors |= {f"scaler.{k}": v for k, v in self.scaler_.state().items()}
+        tensors["stats.error_quantiles"] = torch.from_numpy(self.error_quantiles_)
+        tensors |= self._extra_tensors()
+        summary = self.summary() | (extra_summary or {})
+        extra = {
+            "best_epoch": self.best_epoch_,
+            "stopped_early": self.stopped_early_,
+            "reconstruction_error": self.reconstruction_error_,
+            "fit_seconds": getattr(self, "fit_seconds_", None),
+        }
+        return write_run(
+            path,
+            config=self._config() | {"fitted": extra},
+            tensors=tensors,
+            summary=summary,
+            history=self.history_,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path, *, device: str | None = None):
+        """Rebuild a fitted estimator from its run folder (no unpickling)."""
+        config, tensors = read_run(path)
+        if config.get("estimator") != cls.__name__:
+            raise ModelFileError(
+                f"{path} holds a {config.get('estimator')!r}, not a {cls.__name__}; "
+                "use aekit.load() to load any kind."
+            )
+        try:
+            params = dict(config["params"])
+            known = cls().get_params()
+            unknown = set(params) - set(known)
+            if unknown:
+                raise ModelFileError(
+                    f"{path} uses parameter(s) {', '.join(sorted(unknown))} that this "
+                    "aekit does not know; upgrade aekit to load it."
+                )
+            for k in ("hidden", "decoder_hidden"):
+                if isinstance(params.get(k), list):
+                    params[k] = tuple(params[k])
+            if device is not None:
+                params["device"] = device
+            est = cls(**params)
+            model_cfg = dict(config["model"])
+            input_shape = tuple(model_cfg.pop("input_shape"))
+            module = AutoencoderModule(model_cfg, input_shape)
+            state = {k[7:]: v for k, v in tensors.items() if k.startswith("module.")}
+            module.load_state_dict(state, strict=True)
+            est.scaler_ = Scaler.from_state(
+                config["scaling"]["mode"],
+                config["scaling"]["fitted_mode"],
+                {k[7:]: v for k, v in tensors.items() if k.startswith("scaler.")},
+            )
+            est.error_quantiles_ = tensors["stats.error_quantiles"].numpy()
+            est.loss_ = config["loss"]
+            est.input_shape_ = input_shape
+            est.n_features_in_ = int(np.prod(input_shape))
+            est.input_dtype_ = config.get("input_dtype", "float32")
+            fitted = config.get("fitted", {})
+            est.best_epoch_ = fitted.get("best_epoch", -1)
+            est.stopped_early_ = fitted.get("stopped_early", False)
+            est.reconstruction_error_ = fitted.get("reconstruction_error", {})
+            est.fit_seconds_ = fitted.get("fit_seconds")
+            est._load_extra(config, tensors)
+        except ModelFileError:
+            raise
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+            raise ModelFileError(
+                f"{path} does not describe a model this aekit can rebuild: "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+            ) from None
+        est.history_ = _read_history(Path(path) / "history.csv")
+        est._device = resolve_device(est.device)
+        module.to(est._device).eval()
+        est.module_ = module
+        return est
+
+    def _load_extra(self, config, tensors) -> None:
+        pass
+
+
+def _read_history(path: Path) -> list[dict[str, Any]]:
+    import csv
+
+    if not path.exists():
+        return []
+    rows = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            rows.append(
+                {k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
+            )
+    return rows

@@ -1,0 +1,46 @@
+"""Pieces shared by aekit's estimators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+ESTIMATORS: dict[str, type] = {}
+
+
+def register_estimator(cls: type) -> type:
+    ESTIMATORS[cls.__name__] = cls
+    return cls
+
+
+def seed_from(random_state) -> int:
+    """An int seed from scikit-learn's ``random_state`` (None, int or Generator)."""
+    if random_state is None:
+        return int(np.random.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.RandomState):
+        return int(random_state.randint(0, 2**31 - 1))
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(0, 2**31 - 1))
+    return int(random_state)
+
+
+@torch.no_grad()
+def batched(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    X: np.ndarray,
+    *,
+    device: torch.device,
+    batch_size: int = 1024,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """Apply ``fn`` to ``X`` in batches; return a float32 numpy array."""
+    outs = []
+    for start in range(0, len(X), batch_size):
+        chunk = X[start : start + batch_size]
+        if prepare is not None:
+            chunk = prepare(chunk)
+        xb = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32)).to(device)
+        outs.append(fn(xb).float().cpu().numpy())
+    return np.concatenate(outs, axis=0)

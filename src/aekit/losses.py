@@ -1,0 +1,80 @@
+"""Reconstruction likelihoods.
+
+A likelihood turns the decoder's raw output into data space (``mean``) and
+scores a reconstruction (``nll``: elementwise negative log-likelihood, up to a
+constant for the plain losses). ``reduction`` says how elements combine into
+one number per sample: ``"mean"`` (the familiar MSE/BCE losses) or ``"sum"``
+(nats per sample, for likelihood-based models).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+import torch.nn.functional as F
+
+from aekit.exceptions import ConfigError
+from aekit.registry import LIKELIHOODS, Component
+
+
+class Likelihood(Component):
+    n_params = 1  # decoder outputs per data element
+
+    def __init__(self, config):
+        super().__init__(config)
+        if config.reduction not in ("mean", "sum"):
+            raise ConfigError(
+                f"reduction must be 'mean' or 'sum'. Got {config.reduction!r}."
+            )
+
+    def reduce(self, elementwise: torch.Tensor, mask: torch.Tensor | None = None):
+        """Per-sample loss (B,) from elementwise values (B, ...)."""
+        flat = elementwise.flatten(1)
+        if mask is not None:
+            m = mask.expand_as(elementwise).flatten(1).to(flat.dtype)
+            total = (flat * m).sum(1)
+            if self.config.reduction == "mean":
+                return total / m.sum(1).clamp_min(1)
+            return total
+        if self.config.reduction == "mean":
+            return flat.mean(1)
+        return flat.sum(1)
+
+
+@LIKELIHOODS.register("bernoulli")
+class Bernoulli(Likelihood):
+    """Binary cross-entropy, computed from logits (stable); data in [0, 1]."""
+
+    needs_unit_interval = True
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        reduction: str = "mean"  # "mean" over elements (BCE) or "sum" (nats)
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(out)
+
+    def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy_with_logits(out, x, reduction="none")
+
+
+@LIKELIHOODS.register("gaussian")
+class Gaussian(Likelihood):
+    """Squared error: a Gaussian likelihood with fixed variance (the MSE loss)."""
+
+    needs_unit_interval = False
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        reduction: str = "mean"  # "mean" over elements (MSE) or "sum"
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return out
+
+    def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return (out - x).square()
+
+
+# The loss names users type, mapped to likelihoods.
+LOSS_ALIASES = {"bce": "bernoulli", "mse": "gaussian"}

@@ -1,0 +1,57 @@
+"""Metrics of reconstruction quality and of lossy compression."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+QUANTILE_LEVELS = (0.5, 0.9, 0.95, 0.99, 0.999)
+
+
+def per_sample_mse(x: np.ndarray, x_hat: np.ndarray) -> np.ndarray:
+    d = (np.asarray(x, np.float64) - np.asarray(x_hat, np.float64)).reshape(len(x), -1)
+    return np.mean(d * d, axis=1)
+
+
+def psnr(x: np.ndarray, x_hat: np.ndarray, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, from the mean squared error."""
+    mse = float(
+        np.mean((np.asarray(x, np.float64) - np.asarray(x_hat, np.float64)) ** 2)
+    )
+    return math.inf if mse == 0 else 10 * math.log10(data_range**2 / mse)
+
+
+def bce(x: np.ndarray, x_hat: np.ndarray, eps: float = 1e-7) -> float:
+    """Mean binary cross-entropy, for x and x_hat in [0, 1]."""
+    p = np.clip(np.asarray(x_hat, np.float64), eps, 1 - eps)
+    x = np.asarray(x, np.float64)
+    return float(-np.mean(x * np.log(p) + (1 - x) * np.log1p(-p)))
+
+
+def error_summary(errors: np.ndarray) -> dict[str, float]:
+    """Mean, std and quantiles of per-sample reconstruction errors."""
+    errors = np.asarray(errors, np.float64)
+    out = {
+        "mean": float(errors.mean()),
+        "std": float(errors.std()),
+        "min": float(errors.min()),
+        "max": float(errors.max()),
+    }
+    for q in QUANTILE_LEVELS:
+        out[f"q{q * 100:g}"] = float(np.quantile(errors, q))
+    return out
+
+
+def compression(input_shape, input_dtype, code_shape) -> dict[str, float]:
+    """How much smaller the code is than the input it stands for."""
+    n_in, n_code = int(np.prod(input_shape)), int(np.prod(code_shape))
+    in_bytes = n_in * np.dtype(input_dtype).itemsize
+    return {
+        "input_values": n_in,
+        "code_values": n_code,
+        "dimension_ratio": n_in / n_code,
+        "input_bytes": in_bytes,
+        "code_bytes_float32": 4 * n_code,
+        "compression_ratio": in_bytes / (4 * n_code),
+    }

@@ -1,0 +1,140 @@
+"""The composed autoencoder: architecture x latent x regularizers x corruption
+x likelihood, behind one contract.
+
+``encode`` and ``decode`` are inference paths (deterministic in eval mode);
+``loss`` is the training path, the only place where corruption, sampling and
+penalties happen. Generic code (trainer, estimators, CLI) never asks which
+variant it holds.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import torch
+from torch import nn
+
+from aekit import architectures, latents  # noqa: F401  (fill the registries)
+from aekit.exceptions import ConfigError
+from aekit.registry import (
+    ARCHITECTURES,
+    CORRUPTIONS,
+    LATENTS,
+    LIKELIHOODS,
+    REGULARIZERS,
+)
+
+
+def default_spec() -> dict[str, Any]:
+    return {
+        "architecture": {"kind": "dense"},
+        "latent": {"kind": "deterministic"},
+        "regularizers": [],
+        "corruption": None,
+        "likelihood": {"kind": "gaussian"},
+    }
+
+
+class AutoencoderModule(nn.Module):
+    """An autoencoder built from a spec of registered components.
+
+    Parameters
+    ----------
+    spec : dict
+        ``{"architecture": {"kind": ..., **fields}, "latent": {...},
+        "regularizers": [{...}, ...], "corruption": {...} or None,
+        "likelihood": {...}}``, as ``config.json`` stores it.
+    input_shape : tuple of int
+        Shape of one sample, e.g. ``(784,)`` or ``(1, 28, 28)``.
+
+    Example
+    -------
+    >>> m = AutoencoderModule({**default_spec(),
+    ...     "latent": {"kind": "deterministic", "code_size": 8}}, (64,))
+    >>> m.encode(torch.zeros(5, 64)).shape
+    torch.Size([5, 8])
+    """
+
+    def __init__(self, spec: dict[str, Any], input_shape: tuple[int, ...]):
+        super().__init__()
+        spec = {**default_spec(), **copy.deepcopy(spec)}
+        unknown = set(spec) - set(default_spec())
+        if unknown:
+            raise ConfigError(
+                f"Unknown model component(s): {', '.join(sorted(unknown))}."
+            )
+        self.input_shape = tuple(int(s) for s in input_shape)
+
+        cls, cfg = ARCHITECTURES.config(spec["architecture"])
+        self.architecture = cls(cfg, input_shape=self.input_shape)
+        cls, cfg = LATENTS.config(spec["latent"])
+        self.latent = cls(cfg, feature_shape=self.architecture.feature_shape)
+        cls, cfg = LIKELIHOODS.config(spec["likelihood"])
+        self.likelihood = cls(cfg)
+        self.architecture.build_decoder(
+            self.latent.code_shape, n_params=self.likelihood.n_params
+        )
+        regs = []
+        for reg_spec in spec["regularizers"] or []:
+            cls, cfg = REGULARIZERS.config(reg_spec)
+            regs.append(cls(cfg, code_shape=self.latent.code_shape))
+        self.regularizers = nn.ModuleList(regs)
+        self.corruption = None
+        if spec["corruption"]:
+            cls, cfg = CORRUPTIONS.config(spec["corruption"])
+            self.corruption = cls(cfg)
+
+    @property
+    def code_shape(self) -> tuple[int, ...]:
+        return tuple(self.latent.code_shape)
+
+    def spec(self) -> dict[str, Any]:
+        """The JSON-able description that rebuilds this model."""
+        return {
+            "architecture": self.architecture.to_dict(),
+            "latent": self.latent.to_dict(),
+            "regularizers": [r.to_dict() for r in self.regularizers],
+            "corruption": self.corruption.to_dict() if self.corruption else None,
+            "likelihood": self.likelihood.to_dict(),
+        }
+
+    def _transform_code(self, z: torch.Tensor) -> torch.Tensor:
+        for reg in self.regularizers:
+            if hasattr(reg, "transform_code"):
+                z = reg.transform_code(z)
+        return z
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.architecture.encoder(x)  # (B, *feature_shape)
+        return self._transform_code(self.latent.mean(h))  # (B, *code_shape)
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.likelihood.mean(self.architecture.decoder(z))  # (B, *input_shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x))
+
+    def loss(
+        self, x: torch.Tensor, *, mask: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Named loss terms of a batch; ``"loss"`` is what the trainer minimises."""
+        recon, terms = self.per_sample_terms(x, mask=mask)
+        out = {k: v.mean() for k, v in terms.items()}
+        out["recon"] = recon.mean()
+        out["loss"] = sum(out.values())
+        return out
+
+    def per_sample_terms(
+        self, x: torch.Tensor, *, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """(reconstruction loss per sample (B,), other terms per sample or scalar)."""
+        x_in = self.corruption(x) if (self.training and self.corruption) else x
+        h = self.architecture.encoder(x_in)  # (B, *feature_shape)
+        z, terms = self.latent(h)  # (B, *code_shape)
+        z = self._transform_code(z)
+        for reg in self.regularizers:
+            terms |= reg(x=x_in, h=h, z=z, model=self)
+        out = self.architecture.decoder(z)  # (B, [n_params,] *input_shape)
+        recon = self.likelihood.reduce(self.likelihood.nll(out, x), mask)  # (B,)
+        return recon, terms

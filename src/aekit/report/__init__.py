@@ -1,0 +1,1 @@
+"""Figures (matplotlib, Agg backend) and the HTML report."""

@@ -1,0 +1,134 @@
+"""The run folder: the files that together are a fitted model.
+
+- ``config.json``: everything needed to rebuild the model (components and their
+  fields, preprocessing, estimator parameters, aekit and torch versions);
+- ``model.safetensors``: weights and fitted arrays (never pickled);
+- ``summary.json``: final metrics and reconstruction-error statistics;
+- ``history.csv``: one row per epoch.
+
+Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save
+
+from aekit.exceptions import ModelFileError
+from aekit.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+
+RUN_FORMAT = "aekit-run"
+FORMAT_VERSION = 1
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import sklearn
+
+    from aekit import __version__
+
+    return {
+        "aekit": __version__,
+        "torch": torch.__version__,
+        "numpy": numpy.__version__,
+        "scikit-learn": sklearn.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def write_run(
+    path: str | Path,
+    *,
+    config: dict[str, Any],
+    tensors: dict[str, torch.Tensor],
+    summary: dict[str, Any] | None = None,
+    history: list[dict[str, Any]] | None = None,
+) -> Path:
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ModelFileError(
+            f"{path} exists and is not a folder; choose another --out."
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    config = {
+        "format": RUN_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "versions": versions(),
+        **config,
+    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    # Weights first, config last: a folder with a config.json is complete.
+    atomic_write_bytes(path / "model.safetensors", save(tensors))
+    if history:
+        atomic_write_text(path / "history.csv", history_csv(history))
+    if summary is not None:
+        atomic_write_json(path / "summary.json", summary)
+    atomic_write_json(path / "config.json", config)
+    return path
+
+
+def history_csv(history: list[dict[str, Any]]) -> str:
+    fields: list[str] = []
+    for row in history:
+        fields += [k for k in row if k not in fields]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    return buf.getvalue()
+
+
+def read_run(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """Read and check ``config.json`` and ``model.safetensors`` of a run folder."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelFileError(
+            f"{path} is not a run folder (it does not exist or is a file); pass the "
+            "folder that 'aekit fit --out' wrote."
+        )
+    cfg_path = path / "config.json"
+    try:
+        config = json.loads(cfg_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(
+            f"{path} has no config.json: it is not a finished run folder."
+        ) from None
+    except (ValueError, UnicodeDecodeError, OSError) as exc:
+        raise ModelFileError(f"{cfg_path} is corrupt or truncated ({exc}).") from None
+    if not isinstance(config, dict) or config.get("format") != RUN_FORMAT:
+        raise ModelFileError(f"{cfg_path} is not an aekit run configuration.")
+    version = config.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        written = config.get("versions", {}).get("aekit", "an unknown version")
+        raise ModelFileError(
+            f"{path} was written by aekit {written} (run format {version!r}); this "
+            f"aekit reads format {FORMAT_VERSION} or older. Upgrade aekit to load it."
+        )
+    try:
+        tensors = load_file(str(path / "model.safetensors"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{path} has no model.safetensors.") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ModelFileError(
+            f"{path / 'model.safetensors'} is corrupt or truncated ({exc})."
+        ) from None
+    return config, tensors
+
+
+def load(path: str | Path):
+    """Load any fitted aekit estimator from its run folder."""
+    from aekit.estimators.base import ESTIMATORS
+
+    config, _ = read_run(path)
+    name = config.get("estimator")
+    if name not in ESTIMATORS:
+        raise ModelFileError(f"{path}: unknown estimator {name!r} in config.json.")
+    return ESTIMATORS[name].load(path)

@@ -1,0 +1,289 @@
+"""The training loop. Nothing here knows which autoencoder it trains.
+
+The trainer reads ``model.loss(x)["loss"]``, minimises it and logs every other
+key. It owns device, optimizer, learning-rate schedule, epochs, early stopping
+with best-weights restore, history, checkpoints and seeds. Data that fits in
+memory stays a tensor sliced by a fresh permutation each epoch: no per-sample
+DataLoader on the hot path.
+
+Schedules that belong to a model (KL warm-up, noise level) are callbacks with
+``on_epoch_start(model, epoch, n_epochs)`` that set a field on the model.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aekit.exceptions import ConfigError, TrainingError
+from aekit.training.checkpoint import load_checkpoint, save_checkpoint
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerConfig:
+    epochs: int = 50  # upper bound; early stopping may end sooner
+    batch_size: int = 128  # samples per optimizer step
+    lr: float = 1e-3  # peak learning rate
+    optimizer: str = "adam"  # "adam", "adamw" or "sgd"
+    weight_decay: float = 0.0  # L2 (adam, sgd) or decoupled (adamw)
+    lr_schedule: str = (
+        "cosine"  # "constant" or "cosine" (decay to 1% by the last epoch)
+    )
+    patience: int | None = 10  # epochs without validation improvement; None: off
+    min_delta: float = 0.0  # smallest improvement that counts
+    device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", "mps"
+    seed: int = 0  # seeds weights, permutations, noise and dropout
+    verbose: int = 0  # 0: silent, 1: progress bar
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(
+            f"Unknown device {name!r}. Use 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'."
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "device='cuda' was asked for but no CUDA GPU is available; use 'cpu' or "
+            "'auto'."
+        )
+    return device
+
+
+class TensorSource:
+    """Training data held as one tensor; ``take`` gathers a batch of rows."""
+
+    def __init__(self, x: torch.Tensor):
+        self.x = x
+
+    def __len__(self) -> int:
+        return self.x.shape[0]
+
+    def take(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.x.index_select(0, idx.to(self.x.device))
+
+
+def as_source(data) -> Any:
+    if isinstance(data, np.ndarray):
+        data = torch.from_numpy(np.ascontiguousarray(data, dtype=np.float32))
+    if isinstance(data, torch.Tensor):
+        return TensorSource(data)
+    return data  # anything with __len__ and take(idx)
+
+
+def _make_optimizer(cfg: TrainerConfig, params, device: torch.device):
+    kwargs: dict[str, Any] = {"lr": cfg.lr, "weight_decay": cfg.weight_decay}
+    if cfg.optimizer in ("adam", "adamw"):
+        # The fused kernel does the whole update in one pass (CPU and CUDA).
+        kwargs["fused"] = device.type in ("cpu", "cuda")
+        cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.AdamW
+        return cls(params, **kwargs)
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, momentum=0.9, nesterov=True, **kwargs)
+    raise ConfigError(
+        f"Unknown optimizer {cfg.optimizer!r}. Choose 'adam', 'adamw' or 'sgd'."
+    )
+
+
+def lr_at(cfg: TrainerConfig, epoch: int) -> float:
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    if cfg.lr_schedule == "cosine":
+        t = epoch / max(cfg.epochs - 1, 1)
+        return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t)))
+    raise ConfigError(
+        f"Unknown lr_schedule {cfg.lr_schedule!r}. Choose 'constant' or 'cosine'."
+    )
+
+
+class Trainer:
+    """Fits an autoencoder module.
+
+    Parameters
+    ----------
+    config : TrainerConfig
+    callbacks : sequence of objects with ``on_epoch_start(model, epoch, n_epochs)``
+    checkpoint : path of a resumable checkpoint written after every epoch, or None
+
+    Attributes
+    ----------
+    history : list of dict
+        Per epoch: ``epoch``, ``lr``, ``train_<term>`` and ``val_<term>`` for every
+        loss term, ``seconds``.
+    best_epoch : int
+    stopped_early : bool
+    """
+
+    def __init__(
+        self,
+        config: TrainerConfig,
+        *,
+        callbacks: Sequence[Any] = (),
+        checkpoint: str | Path | None = None,
+        on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+    ):
+        self.config = config
+        self.callbacks = list(callbacks)
+        self.checkpoint = Path(checkpoint) if checkpoint else None
+        self.on_epoch_end = on_epoch_end
+        self.device = resolve_device(config.device)
+        self.history: list[dict[str, Any]] = []
+        self.best_epoch = -1
+        self.stopped_early = False
+
+    # -- evaluation ---------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, model, source, batch_size: int = 1024) -> dict[str, float]:
+        """Mean of every loss term over ``source`` (eval mode)."""
+        was_training = model.training
+        model.eval()
+        sums: dict[str, torch.Tensor] = {}
+        n = len(source)
+        for start in range(0, n, batch_size):
+            idx = torch.arange(start, min(start + batch_size, n))
+            xb = source.take(idx).to(self.device, non_blocking=True)
+            for k, v in model.loss(xb).items():
+                sums[k] = sums.get(k, 0) + v.detach() * len(idx)
+        model.train(was_training)
+        return {k: float(v) / n for k, v in sums.items()}
+
+    # -- training -----------------------------------------------------------
+    def fit(self, model: torch.nn.Module, train, val=None, *, resume: bool = False):
+        cfg = self.config
+        if cfg.batch_size < 1:
+            raise ConfigError(f"batch_size must be >= 1. Got {cfg.batch_size}.")
+        if cfg.epochs < 1:
+            raise ConfigError(f"epochs must be >= 1. Got {cfg.epochs}.")
+        train, val = as_source(train), (as_source(val) if val is not None else None)
+        device = self.device
+        model.to(device)
+        optimizer = _make_optimizer(cfg, model.parameters(), device)
+        perm_gen = torch.Generator().manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+
+        start_epoch, best_loss, bad_epochs, best_state = 0, math.inf, 0, None
+        if resume:
+            ckpt = load_checkpoint(self.checkpoint)
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            perm_gen.set_state(ckpt["rng"]["perm"])
+            torch.set_rng_state(ckpt["rng"]["torch"])
+            if device.type == "cuda" and "cuda" in ckpt["rng"]:
+                torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
+            best_state = ckpt["best"]
+            st = ckpt["state"]
+            self.history = st["history"]
+            start_epoch, best_loss = st["epoch"] + 1, st["best_loss"]
+            bad_epochs, self.best_epoch = st["bad_epochs"], st["best_epoch"]
+            if st.get("stopped"):
+                start_epoch = cfg.epochs  # finished already: just restore
+
+        n = len(train)
+        bar = None
+        if cfg.verbose:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=cfg.epochs, initial=start_epoch, unit="epoch", leave=True)
+        try:
+            for epoch in range(start_epoch, cfg.epochs):
+                t0 = time.perf_counter()
+                lr = lr_at(cfg, epoch)
+                for group in optimizer.param_groups:
+                    group["lr"] = lr
+                for cb in self.callbacks:
+                    cb.on_epoch_start(model, epoch, cfg.epochs)
+                model.train()
+                perm = torch.randperm(n, generator=perm_gen)
+                names, acc = None, None
+                for start in range(0, n, cfg.batch_size):
+                    idx = perm[start : start + cfg.batch_size]
+                    xb = train.take(idx).to(device, non_blocking=True)
+                    terms = model.loss(xb)
+                    optimizer.zero_grad(set_to_none=True)
+                    terms["loss"].backward()
+                    optimizer.step()
+                    # Accumulate on the device; read once per epoch (no sync here).
+                    vals = torch.stack([v.detach() for v in terms.values()]) * len(idx)
+                    if acc is None:
+                        names, acc = list(terms), vals
+                    else:
+                        acc += vals
+                row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
+                row |= {
+                    f"train_{k}": v / n
+                    for k, v in zip(names, acc.tolist(), strict=True)
+                }
+                if not math.isfinite(row["train_loss"]):
+                    last = (
+                        f" The last good checkpoint is {self.checkpoint}."
+                        if (self.checkpoint and self.checkpoint.exists())
+                        else ""
+                    )
+                    raise TrainingError(
+                        f"Training diverged at epoch {epoch + 1}: the loss is "
+                        f"{row['train_loss']}.{last} Try a lower learning rate "
+                        f"(lr={cfg.lr:g} now)."
+                    )
+                if val is not None and len(val):
+                    row |= {f"val_{k}": v for k, v in self.evaluate(model, val).items()}
+                monitored = row.get("val_loss", row["train_loss"])
+                row["seconds"] = time.perf_counter() - t0
+                self.history.append(row)
+                if monitored < best_loss - cfg.min_delta:
+                    best_loss, bad_epochs, self.best_epoch = monitored, 0, epoch + 1
+                    best_state = copy.deepcopy(model.state_dict())
+                else:
+                    bad_epochs += 1
+                stop = cfg.patience is not None and bad_epochs >= cfg.patience
+                if self.checkpoint is not None:
+                    rng = {"perm": perm_gen.get_state(), "torch": torch.get_rng_state()}
+                    if device.type == "cuda":
+                        rng["cuda"] = torch.cuda.get_rng_state(device)
+                    save_checkpoint(
+                        self.checkpoint,
+                        model=model,
+                        optimizer=optimizer,
+                        best_state=best_state,
+                        rng=rng,
+                        state={
+                            "epoch": epoch,
+                            "best_loss": best_loss,
+                            "bad_epochs": bad_epochs,
+                            "best_epoch": self.best_epoch,
+                            "history": self.history,
+                            "stopped": stop,
+                        },
+                    )
+                if self.on_epoch_end is not None:
+                    self.on_epoch_end(row)
+                if bar is not None:
+                    post = {"train": f"{row['train_loss']:.4g}"}
+                    if "val_loss" in row:
+                        post["val"] = f"{row['val_loss']:.4g}"
+                    bar.set_postfix(post, refresh=False)
+                    bar.update(1)
+                if stop:
+                    self.stopped_early = True
+                    break
+        finally:
+            if bar is not None:
+                bar.close()
+        if best_state is not None:
+            model.load_state_dict(best_state)
+        model.eval()
+        return self.history

@@ -1,0 +1,182 @@
+"""The CLI, invoked in-process: exit codes, outputs and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from aekit.cli import cli
+
+
+@pytest.fixture
+def run(tmp_path):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def fitted(run, tmp_path):
+    out = tmp_path / "run"
+    r = run(
+        "fit",
+        "digits",
+        "--out",
+        out,
+        "--code-size",
+        4,
+        "--hidden",
+        "32",
+        "--epochs",
+        3,
+        "--quiet",
+    )
+    assert r.exit_code == 0, r.output
+    return out
+
+
+def test_help_on_every_command(run):
+    for cmd in (
+        "fit",
+        "encode",
+        "decode",
+        "reconstruct",
+        "evaluate",
+        "demo",
+        "datasets",
+    ):
+        r = run(cmd, "--help")
+        assert r.exit_code == 0 and "Usage" in r.output, cmd
+
+
+def test_fit_encode_decode_reconstruct_evaluate(run, fitted, tmp_path, digits):
+    cfg = json.loads((fitted / "config.json").read_text())
+    assert cfg["model"]["latent"]["code_size"] == 4
+    assert cfg["model"]["architecture"]["hidden"] == [32]
+    assert not (fitted / "checkpoint.safetensors").exists()
+
+    r = run("encode", fitted, "digits", "--out", tmp_path / "z.npy")
+    assert r.exit_code == 0, r.output
+    z = np.load(tmp_path / "z.npy")
+    assert z.shape == (1797, 4)
+    r = run("decode", fitted, tmp_path / "z.npy", "--out", tmp_path / "x.npy")
+    assert r.exit_code == 0, r.output
+    assert np.load(tmp_path / "x.npy").shape == (1797, 1, 8, 8)
+    r = run("reconstruct", fitted, "digits", "--out", tmp_path / "r.csv")
+    assert r.exit_code == 0, r.output
+    assert np.loadtxt(tmp_path / "r.csv", delimiter=",").shape == (1797, 64)
+
+    r = run("evaluate", fitted, "digits")
+    assert r.exit_code == 0, r.output
+    metrics = json.loads(r.output)
+    assert metrics["n"] == 1797 and 0 < metrics["mse"] < 0.2
+    assert metrics["psnr"] > 5 and "bce" in metrics
+    assert metrics["dimension_ratio"] == 16
+
+
+def test_config_file_and_flags_override_it(run, tmp_path):
+    toml = tmp_path / "ae.toml"
+    toml.write_text("[model]\ncode_size = 6\nhidden = [16]\n[training]\nepochs = 2\n")
+    out = tmp_path / "run"
+    r = run("fit", "digits", "--out", out, "--config", toml, "--code-size", 5, "-q")
+    assert r.exit_code == 0, r.output
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["latent"]["code_size"] == 5  # flag beats file
+    assert cfg["model"]["architecture"]["hidden"] == [16]  # from the file
+    assert cfg["params"]["epochs"] == 2
+    toml.write_text("code_sise = 3\n")
+    r = run("fit", "digits", "--out", out, "--config", toml)
+    assert r.exit_code == 2
+    assert "unknown option 'code_sise'. Did you mean 'code_size'" in r.stderr
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("fit", "nothing.npy", "--out", "x"), "neither an existing file"),
+        (("fit", "digits", "--out", "x", "--code-size", "0"), "'code_size' parameter"),
+        (
+            ("fit", "digits", "--out", "x", "--activation", "rleu"),
+            "Did you mean 'relu'",
+        ),
+        (("fit", "digits", "--out", "x", "--hidden", "a,b"), "comma-separated"),
+        (("encode", "no-such-run", "digits", "--out", "z.npy"), "not a run folder"),
+    ],
+)
+def test_user_mistakes_exit_2_with_one_line(run, tmp_path, args, message, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    r = run(*args)
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "Traceback" not in r.output
+
+
+def test_wrong_feature_count_and_nan(run, fitted, tmp_path):
+    np.save(tmp_path / "seven.npy", np.zeros((3, 7), np.float32))
+    r = run("encode", fitted, tmp_path / "seven.npy", "--out", tmp_path / "z.npy")
+    assert r.exit_code == 2
+    assert "shape (7,)" in r.stderr and "(1, 8, 8)" in r.stderr
+    bad = np.ones((4, 64), np.float32)
+    bad[2, 3] = np.nan
+    np.save(tmp_path / "nan.npy", bad)
+    r = run("fit", tmp_path / "nan.npy", "--out", tmp_path / "r2")
+    assert r.exit_code == 2 and "1 NaN, 0 inf) at row 2 column 3" in r.stderr
+
+
+def test_resume_continues_an_interrupted_run(run, tmp_path, monkeypatch):
+    """Interrupt fit after epoch 2 (Ctrl-C), then --resume finishes it."""
+    from aekit.training import trainer as trainer_mod
+
+    out = tmp_path / "run"
+    real_fit = trainer_mod.Trainer.fit
+
+    def interrupted_fit(self, *a, **kw):
+        self.on_epoch_end = lambda row: (
+            (_ for _ in ()).throw(KeyboardInterrupt) if row["epoch"] == 2 else None
+        )
+        return real_fit(self, *a, **kw)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "fit", interrupted_fit)
+    r = run(
+        "fit",
+        "digits",
+        "--out",
+        out,
+        "--epochs",
+        5,
+        "--hidden",
+        "16",
+        "--code-size",
+        3,
+        "-q",
+    )
+    assert r.exit_code == 130
+    assert (out / "checkpoint.safetensors").exists()
+    assert not (out / "config.json").exists()  # no half-written run folder
+    monkeypatch.setattr(trainer_mod.Trainer, "fit", real_fit)
+    r = run("fit", "digits", "--out", out, "--resume", "-q")
+    assert r.exit_code == 0, r.output
+    hist = (out / "history.csv").read_text().strip().splitlines()
+    assert len(hist) == 1 + 5
+    assert json.loads((out / "config.json").read_text())["params"]["epochs"] == 5
+
+
+def test_datasets_lists_formats(run):
+    r = run("datasets")
+    assert r.exit_code == 0 and "digits" in r.output and ".parquet" in r.output
+
+
+def test_demo_writes_run_and_figure(run, tmp_path):
+    r = run("demo", "--out", tmp_path / "demo", "--epochs", 20, "-q")
+    assert r.exit_code == 0, r.output
+    assert "| aekit |" in r.output and "| PCA |" in r.output
+    assert (tmp_path / "demo" / "config.json").exists()
+    png = (tmp_path / "demo" / "reconstructions.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"

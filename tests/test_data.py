@@ -1,0 +1,145 @@
+"""Readers for every format, on real data, and their error messages."""
+
+from __future__ import annotations
+
+import gzip
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from aekit.data import load
+from aekit.exceptions import DataError
+
+
+def test_builtin_digits(digits):
+    assert digits.X.shape == (1797, 1, 8, 8)
+    assert digits.value_range == (0.0, 16.0)
+    assert digits.X.max() == 16 and len(digits.y) == 1797
+
+
+def test_npy_is_memory_mapped(tmp_path, digits):
+    path = tmp_path / "x.npy"
+    np.save(path, digits.X.reshape(1797, -1))
+    ds = load(path)
+    assert isinstance(ds.X, np.memmap)
+    np.testing.assert_array_equal(ds.X, digits.X.reshape(1797, -1))
+
+
+def test_npz_single_and_key(tmp_path):
+    np.savez(tmp_path / "one.npz", a=np.ones((3, 2)))
+    assert load(tmp_path / "one.npz").X.shape == (3, 2)
+    np.savez(tmp_path / "two.npz", a=np.ones((3, 2)), b=np.zeros((4, 5)))
+    with pytest.raises(DataError, match="holds 2 arrays .* --key"):
+        load(tmp_path / "two.npz")
+    assert load(tmp_path / "two.npz", key="b").X.shape == (4, 5)
+
+
+def test_csv_header_detected_and_tsv(tmp_path):
+    (tmp_path / "h.csv").write_text("a,b,c\n1,2,3\n4,5,6\n")
+    ds = load(tmp_path / "h.csv")
+    assert ds.columns == ["a", "b", "c"]
+    np.testing.assert_array_equal(ds.X, [[1, 2, 3], [4, 5, 6]])
+    (tmp_path / "n.tsv").write_text("1\t2\n3\t4\n")
+    ds = load(tmp_path / "n.tsv")
+    assert ds.columns is None and ds.X.shape == (2, 2)
+
+
+def test_csv_errors_name_the_problem(tmp_path):
+    (tmp_path / "s.csv").write_text("a,name,c\n1,x,3\n4,y,6\n")
+    with pytest.raises(DataError, match="non-numeric column.*'name'"):
+        load(tmp_path / "s.csv")
+    (tmp_path / "r.csv").write_text("1,2,3\n4,5\n")
+    with pytest.raises(DataError, match="line 2 has 2 fields.*3 columns"):
+        load(tmp_path / "r.csv")
+    (tmp_path / "nan.csv").write_text("a,b\n1,2\n3,\n5,nan\n")
+    with pytest.raises(DataError, match=r"2 NaN, 0 inf\) at row 1 column 1, row 2"):
+        load(tmp_path / "nan.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match="empty"):
+        load(tmp_path / "empty.csv")
+
+
+def test_parquet(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"x": [1.0, 2.0], "y": [3, 4]}), tmp_path / "t.parquet")
+    ds = load(tmp_path / "t.parquet")
+    np.testing.assert_array_equal(ds.X, [[1, 3], [2, 4]])
+    pq.write_table(pa.table({"x": [1.0, 2.0], "s": ["a", "b"]}), tmp_path / "s.parquet")
+    with pytest.raises(DataError, match="non-numeric column.*'s'"):
+        load(tmp_path / "s.parquet")
+
+
+def test_image_folder_gray_rgb_16bit_and_sizes(tmp_path):
+    from skimage import data as skdata
+
+    cam = skdata.camera()[:64, :48]
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.fromarray(cam).save(folder / "a.png")
+    Image.fromarray(cam[::-1].copy()).save(folder / "b.jpg")
+    ds = load(folder)
+    assert ds.X.shape == (2, 1, 64, 48) and ds.X.dtype == np.uint8
+    assert ds.value_range == (0.0, 255.0)
+    np.testing.assert_array_equal(ds.X[0, 0], cam)  # PNG is lossless
+
+    Image.fromarray(cam[:32]).save(folder / "c.png")
+    with pytest.raises(DataError, match="different sizes.*--image-size"):
+        load(folder)
+    assert load(folder, image_size=(16, 16)).X.shape == (3, 1, 16, 16)
+
+    deep = tmp_path / "deep"
+    deep.mkdir()
+    Image.fromarray(cam.astype(np.uint16) * 257).save(deep / "d.png")
+    ds16 = load(deep)
+    assert ds16.X.dtype == np.uint16 and ds16.value_range == (0.0, 65535.0)
+    assert int(ds16.X.max()) == int(cam.max()) * 257
+
+    rgb = tmp_path / "rgb"
+    rgb.mkdir()
+    Image.fromarray(skdata.astronaut()[:32, :32]).save(rgb / "x.png")
+    assert load(rgb).X.shape == (1, 3, 32, 32)
+
+
+def test_corrupt_image_is_skipped_with_warning_or_fails_when_strict(tmp_path):
+    from skimage import data as skdata
+
+    Image.fromarray(skdata.camera()[:16, :16]).save(tmp_path / "ok.png")
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    with pytest.warns(UserWarning, match="Skipped 1 unreadable image.*bad.png"):
+        assert len(load(tmp_path)) == 1
+    with pytest.raises(DataError, match="bad.png is not a readable image"):
+        load(tmp_path, strict=True)
+
+
+def test_idx_gzipped_and_plain(tmp_path, mnist_test):
+    assert mnist_test.X.shape == (10000, 1, 28, 28) and mnist_test.X.dtype == np.uint8
+    assert len(mnist_test.y) == 10000 and set(np.unique(mnist_test.y)) == set(range(10))
+    src = tmp_path / "t10k-images-idx3-ubyte"
+    from tests.conftest import MNIST_DIR
+
+    with gzip.open(MNIST_DIR / "t10k-images-idx3-ubyte.gz", "rb") as fh:
+        raw = fh.read()
+    src.write_bytes(raw)
+    np.testing.assert_array_equal(load(src).X, mnist_test.X)
+    (tmp_path / "cut-images-idx3-ubyte").write_bytes(raw[:5000])
+    with pytest.raises(DataError, match="truncated"):
+        load(tmp_path / "cut-images-idx3-ubyte")
+
+
+def test_missing_unknown_and_empty(tmp_path):
+    with pytest.raises(DataError, match="neither an existing file .* built-in"):
+        load(tmp_path / "nope.npy")
+    with pytest.raises(DataError, match="neither an existing file"):
+        load("digitz")
+    (tmp_path / "x.xyz").write_text("1")
+    with pytest.raises(DataError, match="unknown format '.xyz'"):
+        load(tmp_path / "x.xyz")
+    np.save(tmp_path / "e.npy", np.zeros((0, 3)))
+    with pytest.raises(DataError, match="0 sample"):
+        load(tmp_path / "e.npy")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no images"):
+        load(tmp_path / "empty")
