@@ -172,3 +172,28 @@ def test_feature_extraction_beats_pca_on_mnist(mnist_train, mnist_test):
     acc_ae = ae_pipe.fit(X, y).score(Xt, yt)
     acc_pca = pca_pipe.fit(X / 255.0, y).score(Xt / 255.0, yt)
     assert acc_ae > acc_pca, f"autoencoder {acc_ae:.4f} vs PCA {acc_pca:.4f}"
+
+
+def test_components_compose_from_short_strings(digits):
+    X = digits.X.reshape(len(digits), -1) / 16.0
+    ae = Autoencoder(
+        code_size=4,
+        hidden=(32,),
+        epochs=2,
+        latent="variational:beta=2",
+        noise="masking:0.3",
+        random_state=0,
+    ).fit(X)
+    spec = ae.module_.spec()
+    assert spec["latent"] == {
+        "kind": "variational",
+        "code_size": 4,
+        "beta": 2,
+        "free_bits": 0.0,
+    }
+    assert spec["corruption"] == {"kind": "masking", "fraction": 0.3, "rescale": False}
+    assert "train_kl" in ae.history_[-1]
+    with pytest.raises(ConfigError, match="Unknown corruption 'gausian'. Did you mean"):
+        Autoencoder(noise="gausian:0.1", epochs=1).fit(X)
+    with pytest.raises(ConfigError, match="no option 'sigmaa'"):
+        Autoencoder(noise="gaussian:sigmaa=0.1", epochs=1).fit(X)

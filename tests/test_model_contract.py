@@ -8,16 +8,17 @@ import pytest
 import torch
 
 from aekit.model import AutoencoderModule, default_spec
-from aekit.registry import ARCHITECTURES, LATENTS, LIKELIHOODS
+from aekit.registry import ARCHITECTURES, CORRUPTIONS, LATENTS, LIKELIHOODS
 
 # Fields some components need to run on a tiny flat input.
 SMALL = {"dense": {"hidden": (16, 8)}}
 INPUT_SHAPES = {"dense": (12,)}
 
 
-def _spec(arch, latent, likelihood):
+def _spec(arch, latent, likelihood, corruption=None):
     return {
         **default_spec(),
+        "corruption": {"kind": corruption} if corruption else None,
         "architecture": {"kind": arch, **SMALL.get(arch, {})},
         "latent": {"kind": latent, "code_size": 3},
         "likelihood": {"kind": likelihood},
@@ -29,12 +30,26 @@ COMBOS = list(
 )
 
 
-@pytest.mark.parametrize("arch,latent,likelihood", COMBOS)
-def test_contract(arch, latent, likelihood, tmp_path):
+COMBOS += [("dense", "deterministic", "gaussian", c) for c in CORRUPTIONS.names()]
+
+
+@pytest.mark.parametrize(
+    "arch,latent,likelihood,corruption",
+    [(*c, None) if len(c) == 3 else c for c in COMBOS],
+)
+def test_contract(arch, latent, likelihood, corruption, tmp_path):
     torch.manual_seed(0)
     shape = INPUT_SHAPES.get(arch, (12,))
-    model = AutoencoderModule(_spec(arch, latent, likelihood), shape)
-    x = (torch.rand(64, *shape) > 0.5).float()  # binary: every loss can reach 0
+    model = AutoencoderModule(_spec(arch, latent, likelihood, corruption), shape)
+    # Data every likelihood can reconstruct to a loss near 0: binary values, and
+    # for the multinomial one item per row.
+    x = (torch.rand(64, *shape) > 0.5).float()
+    if likelihood == "multinomial":
+        x = (
+            torch.nn.functional.one_hot(torch.arange(64) % 2, 12)
+            .float()
+            .view(64, *shape)
+        )
 
     # Shapes: code and reconstruction.
     model.eval()
@@ -42,7 +57,7 @@ def test_contract(arch, latent, likelihood, tmp_path):
     assert z.shape == (64, *model.code_shape)
     assert model.decode(z).shape == x.shape
     assert model(x).shape == x.shape
-    # encode is deterministic in eval mode.
+    # encode is deterministic in eval mode, and ignores any corruption.
     assert torch.equal(model.encode(x), model.encode(x))
 
     # loss: a dict with a finite scalar "loss" and "recon"; gradients everywhere.

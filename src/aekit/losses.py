@@ -78,3 +78,26 @@ class Gaussian(Likelihood):
 
 # The loss names users type, mapped to likelihoods.
 LOSS_ALIASES = {"bce": "bernoulli", "mse": "gaussian"}
+
+
+@LIKELIHOODS.register("multinomial")
+class Multinomial(Likelihood):
+    """Multinomial over a vector of counts (Liang et al. 2018): -sum x log softmax.
+
+    ``mean`` returns the softmax probabilities; ``nll`` is elementwise, so with
+    ``reduction="sum"`` it is the per-sample negative log-likelihood (up to the
+    multinomial coefficient).
+    """
+
+    needs_unit_interval = False
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        reduction: str = "sum"  # "sum" over items: the multinomial log-likelihood
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(out.flatten(1), dim=1).view_as(out)
+
+    def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        logp = torch.log_softmax(out.flatten(1), dim=1).view_as(out)
+        return -(x * logp)

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from aekit import architectures, latents  # noqa: F401  (fill the registries)
+from aekit import architectures, corruption, latents  # noqa: F401  (registries)
 from aekit.exceptions import ConfigError
 from aekit.registry import (
     ARCHITECTURES,

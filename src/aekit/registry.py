@@ -52,6 +52,24 @@ def _jsonable(value):
     return value
 
 
+def _literal(text: str):
+    """The value of one option typed on the command line."""
+    text = text.strip()
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("none", "null"):
+        return None
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
 def make_config(cls: type, fields: dict[str, Any], *, what: str):
     """Build ``cls`` (a dataclass) from ``fields``, rejecting unknown names."""
     known = {f.name: f for f in dataclasses.fields(cls)}
@@ -106,6 +124,38 @@ class Registry:
             raise ConfigError(f"A {self.axis} specification needs a 'kind'.")
         cls = self.get(spec.pop("kind"))
         return cls, make_config(cls.Config, spec, what=f"{self.axis} {cls.kind!r}")
+
+    def parse(self, value: str | dict[str, Any]) -> dict[str, Any]:
+        """A spec from the short form users type.
+
+        ``"gaussian"``, ``"gaussian:0.3"`` (fields in declaration order) or
+        ``"gaussian:sigma=0.3,clip=true"``; a dict passes through.
+        """
+        if isinstance(value, dict):
+            spec = dict(value)
+        elif isinstance(value, str):
+            kind, _, rest = value.partition(":")
+            spec = {"kind": kind.strip()}
+            cls = self.get(spec["kind"])
+            names = [f.name for f in dataclasses.fields(cls.Config)]
+            for i, part in enumerate(p for p in rest.split(",") if p.strip()):
+                if "=" in part:
+                    key, _, text = part.partition("=")
+                    spec[key.strip().replace("-", "_")] = _literal(text)
+                elif i < len(names):
+                    spec[names[i]] = _literal(part)
+                else:
+                    raise ConfigError(
+                        f"{self.axis} {value!r} has more values than {cls.kind!r} "
+                        f"has options ({', '.join(names)})."
+                    )
+        else:
+            raise ConfigError(
+                f"A {self.axis} is given as a name such as 'gaussian:0.3' or a dict. "
+                f"Got {value!r}."
+            )
+        self.config(spec)  # validate names and fields now, with a clear message
+        return spec
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries

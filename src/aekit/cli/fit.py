@@ -63,6 +63,20 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         "Activation on the code (none).",
         _optional_str,
     ),
+    (
+        "--latent",
+        "latent",
+        str,
+        "Code kind: deterministic or variational[:beta=..].",
+        None,
+    ),
+    (
+        "--noise",
+        "noise",
+        str,
+        "Denoising: input corruption such as gaussian:0.3 or masking:0.25.",
+        _optional_str,
+    ),
     ("--dropout", "dropout", float, "Dropout after hidden layers.", None),
     ("--epochs", "epochs", int, "Most epochs (early stopping may end sooner).", None),
     ("--batch-size", "batch_size", int, "Samples per step.", None),
@@ -184,8 +198,16 @@ def fit_run(
 @click.option("--key", help="Array name inside an .npz file.")
 @click.option("--image-size", help="Resize images to HxW, e.g. 28x28.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--regularizer",
+    "regularizer",
+    multiple=True,
+    help="Penalty on the code, e.g. l1:1e-3; repeat for several.",
+)
 @click.pass_context
-def fit_command(ctx, data, out, config_file, resume, key, image_size, quiet, **flags):
+def fit_command(
+    ctx, data, out, config_file, resume, key, image_size, quiet, regularizer, **flags
+):
     """Fit an autoencoder on DATA and write the run folder --out."""
     from aekit import Autoencoder
 
@@ -210,7 +232,9 @@ def fit_command(ctx, data, out, config_file, resume, key, image_size, quiet, **f
         if given(ctx, dest):
             value = flags[dest]
             params[name] = convert(value) if convert else value
-    for name in ("hidden", "decoder_hidden"):
+    if regularizer:
+        params["regularizers"] = tuple(regularizer)
+    for name in ("hidden", "decoder_hidden", "regularizers"):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
     est, ds = fit_run(

@@ -19,6 +19,7 @@ from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedEr
 from aekit.losses import LOSS_ALIASES
 from aekit.metrics import compression, error_summary, per_sample_mse
 from aekit.model import AutoencoderModule
+from aekit.registry import CORRUPTIONS, LATENTS, REGULARIZERS
 from aekit.runs import read_run, write_run
 from aekit.training.trainer import Trainer, TrainerConfig, resolve_device
 
@@ -48,6 +49,14 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         picks "bce" when the scaled training data lies in [0, 1], else "mse".
     code_activation : str or None, default=None
         Activation on the code (None: linear code).
+    latent : str or dict, default="deterministic"
+        The code's kind: "deterministic" or "variational" (with options, e.g.
+        "variational:beta=4").
+    noise : str, dict or None, default=None
+        Input corruption for a denoising autoencoder, e.g. "gaussian:0.3" or
+        "masking:0.25"; applied in training only.
+    regularizers : sequence of str or dict, default=()
+        Penalties on the code, e.g. ("l1:1e-3",).
     dropout : float, default=0.0
     batch_norm : bool, default=False
     epochs : int, default=50
@@ -113,6 +122,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         activation: str = "relu",
         loss: str = "auto",
         code_activation: str | None = None,
+        latent: str | dict = "deterministic",
+        noise: str | dict | None = None,
+        regularizers: tuple = (),
         dropout: float = 0.0,
         batch_norm: bool = False,
         epochs: int = 50,
@@ -134,6 +146,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.activation = activation
         self.loss = loss
         self.code_activation = code_activation
+        self.latent = latent
+        self.noise = noise
+        self.regularizers = regularizers
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.epochs = epochs
@@ -158,6 +173,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 f"[1, inf). Got {self.code_size!r} instead."
             )
         hidden = (self.hidden,) if isinstance(self.hidden, int) else self.hidden
+        latent = LATENTS.parse(self.latent)
+        latent.setdefault("code_size", int(self.code_size))
+        if self.code_activation is not None:
+            latent["activation"] = self.code_activation
+        regs = self.regularizers
+        regs = [regs] if isinstance(regs, str | dict) else list(regs or ())
         return {
             "architecture": {
                 "kind": "dense",
@@ -171,13 +192,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 "dropout": float(self.dropout),
                 "batch_norm": bool(self.batch_norm),
             },
-            "latent": {
-                "kind": "deterministic",
-                "code_size": int(self.code_size),
-                "activation": self.code_activation,
-            },
-            "regularizers": [],
-            "corruption": None,
+            "latent": latent,
+            "regularizers": [REGULARIZERS.parse(r) for r in regs],
+            "corruption": CORRUPTIONS.parse(self.noise) if self.noise else None,
             "likelihood": {"kind": LOSS_ALIASES[loss]},
         }
 
@@ -321,7 +338,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             )
 
     def _regularized(self) -> bool:
-        return False
+        return (
+            bool(self.regularizers)
+            or self.noise is not None
+            or (self.latent != "deterministic")
+        )
 
     def _fit_error_stats(self, Xs_train, Xs_val) -> None:
         err_train = self._errors_scaled(Xs_train)
@@ -474,7 +495,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                     f"{path} uses parameter(s) {', '.join(sorted(unknown))} that this "
                     "aekit does not know; upgrade aekit to load it."
                 )
-            for k in ("hidden", "decoder_hidden"):
+            for k in ("hidden", "decoder_hidden", "regularizers"):
                 if isinstance(params.get(k), list):
                     params[k] = tuple(params[k])
             if device is not None:

@@ -8,4 +8,4 @@ sets ``code_shape``. It has two paths:
 - ``mean(h) -> z``: the deterministic code that ``encode`` returns.
 """
 
-from aekit.latents import deterministic  # noqa: F401  (registers "deterministic")
+from aekit.latents import deterministic, variational  # noqa: F401  (register)

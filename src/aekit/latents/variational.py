@@ -1,0 +1,94 @@
+"""Variational latent: a diagonal Gaussian posterior, standard normal prior.
+
+Kingma & Welling 2014 (https://arxiv.org/abs/1312.6114), with the beta weight
+of Higgins et al. 2017 and the free bits of Kingma et al. 2016
+(https://arxiv.org/abs/1606.04934). ``kl_weight`` is a field that a warm-up
+schedule (a trainer callback) sets; ``beta`` is the target weight.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import torch
+
+from aekit.exceptions import ConfigError
+from aekit.latents.deterministic import projection
+from aekit.registry import LATENTS, Component
+
+
+class DiagonalGaussian:
+    """A batch of diagonal Gaussians; ``kl()`` is against N(0, I)."""
+
+    def __init__(self, mean: torch.Tensor, logvar: torch.Tensor):
+        self.mean = mean
+        self.logvar = logvar.clamp(-30.0, 20.0)
+
+    @property
+    def var(self) -> torch.Tensor:
+        return self.logvar.exp()
+
+    def sample(self) -> torch.Tensor:
+        return self.mean + (0.5 * self.logvar).exp() * torch.randn_like(self.mean)
+
+    def mode(self) -> torch.Tensor:
+        return self.mean
+
+    def kl_per_dim(self) -> torch.Tensor:
+        """KL(q || N(0, I)) per sample and dimension, in nats: (B, *code_shape)."""
+        return 0.5 * (self.mean.square() + self.var - 1.0 - self.logvar)
+
+    def kl(self) -> torch.Tensor:
+        """KL per sample (B,), summed over code dimensions."""
+        return self.kl_per_dim().flatten(1).sum(1)
+
+    def log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log q(z) per sample (B,)."""
+        lp = -0.5 * (
+            (z - self.mean).square() / self.var
+            + self.logvar
+            + torch.log(torch.tensor(2 * torch.pi))
+        )
+        return lp.flatten(1).sum(1)
+
+
+@LATENTS.register("variational")
+class Variational(Component):
+    """Gaussian posterior q(z|x) with the reparameterization trick."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        code_size: int = 32  # latent dimensions (channels for spatial features)
+        beta: float = 1.0  # weight of the KL term (beta-VAE)
+        free_bits: float = 0.0  # nats per dimension below which KL is not penalised
+
+    def __init__(self, config: Config, *, feature_shape: tuple[int, ...]):
+        super().__init__(config)
+        if not isinstance(config.code_size, int) or config.code_size < 1:
+            raise ConfigError(
+                "The 'code_size' parameter must be an int in the range [1, inf). "
+                f"Got {config.code_size!r} instead."
+            )
+        if config.beta < 0 or config.free_bits < 0:
+            raise ConfigError("beta and free_bits must be >= 0.")
+        self.project = projection(feature_shape, 2 * config.code_size)
+        self.code_shape = (config.code_size, *feature_shape[1:])
+        self.kl_weight = 1.0  # set by a warm-up schedule; multiplies beta
+
+    def posterior(self, h: torch.Tensor) -> DiagonalGaussian:
+        mean, logvar = self.project(h).chunk(2, dim=1)  # (B, *code_shape) each
+        return DiagonalGaussian(mean, logvar)
+
+    def mean(self, h: torch.Tensor) -> torch.Tensor:
+        return self.posterior(h).mean
+
+    def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        q = self.posterior(h)
+        z = q.sample()  # (B, *code_shape)
+        weight = self.config.beta * self.kl_weight
+        if self.config.free_bits > 0:
+            per_dim = q.kl_per_dim().flatten(1).mean(0)  # (D,) batch mean
+            kl = per_dim.clamp_min(self.config.free_bits).sum()
+        else:
+            kl = q.kl()  # (B,)
+        return z, {"kl": weight * kl}
