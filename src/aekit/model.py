@@ -118,11 +118,15 @@ class AutoencoderModule(nn.Module):
     def loss(
         self, x: torch.Tensor, *, mask: torch.Tensor | None = None
     ) -> dict[str, torch.Tensor]:
-        """Named loss terms of a batch; ``"loss"`` is what the trainer minimises."""
+        """Named loss terms of a batch; ``"loss"`` is what the trainer minimises.
+
+        Terms named ``stat_*`` are measurements to log (e.g. the code's mean
+        activation), detached and left out of the sum.
+        """
         recon, terms = self.per_sample_terms(x, mask=mask)
         out = {k: v.mean() for k, v in terms.items()}
         out["recon"] = recon.mean()
-        out["loss"] = sum(out.values())
+        out["loss"] = sum(v for k, v in out.items() if not k.startswith("stat_"))
         return out
 
     def per_sample_terms(
