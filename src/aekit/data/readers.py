@@ -416,7 +416,10 @@ def load(
                 raise DataError(f"{path} cannot be read: permission denied.") from None
             except IsADirectoryError:
                 raise DataError(f"{path} is a folder, not a file.") from None
-    check_array(ds.X, name=ds.name or "The data", min_samples=min_samples)
+    # A memory-mapped file may be larger than memory: check its first rows
+    # here; the estimator checks the rest chunk by chunk as it reads them.
+    head = ds.X[: max(min_samples, 1)] if isinstance(ds.X, np.memmap) else ds.X
+    check_array(head, name=ds.name or "The data", min_samples=min_samples)
     return ds
 
 

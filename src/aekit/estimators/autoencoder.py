@@ -13,6 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
+from aekit.data.sources import NpyFile, RowSource, available_memory
 from aekit.data.validation import check_array
 from aekit.estimators.base import batched, register_estimator, seed_from
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
@@ -81,6 +82,15 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         the same weights on CPU.
     device : str, default="auto"
         "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
+    precision : {"fp32", "bf16", "fp16", "auto"}, default="fp32"
+        Mixed precision in training: "bf16" autocast (CPU or CUDA), "fp16" with
+        a gradient scaler (CUDA), "auto" (bf16 on CUDA GPUs that support it).
+    compile : bool, default=False
+        ``torch.compile`` the training step.
+    in_memory : bool or "auto", default="auto"
+        False streams rows from a memory-mapped .npy file batch by batch, so
+        data larger than RAM trains; "auto" streams when the data in float32
+        would take more than a quarter of the available memory.
     verbose : int, default=0
         1 shows a progress bar over epochs.
 
@@ -138,6 +148,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         scaling: str = "auto",
         random_state=None,
         device: str = "auto",
+        precision: str = "fp32",
+        compile: bool = False,
+        in_memory: bool | str = "auto",
         verbose: int = 0,
     ):
         self.code_size = code_size
@@ -162,6 +175,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.scaling = scaling
         self.random_state = random_state
         self.device = device
+        self.precision = precision
+        self.compile = compile
+        self.in_memory = in_memory
         self.verbose = verbose
 
     # -- building -------------------------------------------------------------
@@ -210,6 +226,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             device=self.device,
             seed=seed,
             verbose=int(self.verbose),
+            precision=self.precision,
+            compile=bool(self.compile),
         )
 
     def _callbacks(self) -> list[Any]:
@@ -239,9 +257,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             value_range, X = X.value_range, X.X
         X = check_array(X, min_samples=2 if reset else 1)
         if reset:
-            self.input_shape_ = tuple(int(s) for s in X.shape[1:])
-            self.n_features_in_ = int(np.prod(self.input_shape_))
-            self.input_dtype_ = str(X.dtype)
+            self._set_input(X)
         else:
             self._check_shape(X)
         return X, value_range
@@ -283,7 +299,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             Continue from ``checkpoint`` instead of starting fresh.
         """
         t0 = time.perf_counter()
-        X, value_range = self._validate(X, reset=True)
+        file = self._stream_file(X)
+        if file is not None:  # stays on disk: validated chunk by chunk below
+            value_range = X.value_range if isinstance(X, Dataset) else None
+            X = X.X if isinstance(X, Dataset) else X
+            self._set_input(X)
+        else:
+            X, value_range = self._validate(X, reset=True)
         if not 0 <= self.validation_fraction < 1:
             raise ConfigError(
                 "validation_fraction must be in [0, 1). Got "
@@ -297,10 +319,25 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             n_val = 0
         order = rng.permutation(n)
         train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
-        X_train = np.asarray(X[train_idx])
-        self.scaler_ = Scaler(self.scaling).fit(X_train, value_range)
-        Xs_train = self.scaler_.transform(X_train)
-        Xs_val = self.scaler_.transform(np.asarray(X[val_idx])) if n_val else None
+        if file is None:
+            X_train = np.asarray(X[train_idx])
+            self.scaler_ = Scaler(self.scaling).fit(X_train, value_range)
+            Xs_train = self.scaler_.transform(X_train)
+            Xs_val = self.scaler_.transform(np.asarray(X[val_idx])) if n_val else None
+            train = torch.from_numpy(Xs_train)
+            val = torch.from_numpy(Xs_val) if Xs_val is not None else None
+        else:
+            chunks = (_finite(c, file.path) for c in file.chunks(train_idx))
+            self.scaler_ = Scaler(self.scaling).fit_chunks(chunks, value_range, X.dtype)
+            train = RowSource(file, train_idx, self.scaler_.transform)
+            val = RowSource(file, val_idx, self.scaler_.transform) if n_val else None
+            # Statistics come from samples of the splits, held in memory.
+            cap = 20000
+            pick = lambda rows: np.sort(rng.choice(rows, min(cap, len(rows)), False))  # noqa: E731
+            Xs_train = self.scaler_.transform(
+                _finite(file.rows(pick(train_idx)), file.path)
+            )
+            Xs_val = self.scaler_.transform(file.rows(pick(val_idx))) if n_val else None
         self.loss_ = self._resolve_loss(Xs_train)
         self._warn_overcomplete()
 
@@ -314,17 +351,42 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             callbacks=self._callbacks(),
             checkpoint=checkpoint,
         )
-        self.history_ = trainer.fit(
-            self.module_,
-            torch.from_numpy(Xs_train),
-            torch.from_numpy(Xs_val) if Xs_val is not None else None,
-            resume=resume,
-        )
+        self.history_ = trainer.fit(self.module_, train, val, resume=resume)
         self.best_epoch_ = trainer.best_epoch
         self.stopped_early_ = trainer.stopped_early
         self._fit_error_stats(Xs_train, Xs_val)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _stream_file(self, X) -> NpyFile | None:
+        """The .npy file to train from without loading it, or None for in memory."""
+        arr = X.X if isinstance(X, Dataset) else X
+        filename = getattr(arr, "filename", None)
+        on_disk = (
+            isinstance(arr, np.memmap) and filename and str(filename).endswith(".npy")
+        )
+        if self.in_memory is True or (self.in_memory == "auto" and not on_disk):
+            return None
+        if not on_disk:
+            raise ConfigError(
+                "in_memory=False streams rows from a .npy file: pass the array "
+                "np.load(path, mmap_mode='r') returns (or the path to the CLI)."
+            )
+        if self.in_memory == "auto":
+            float_bytes = arr.size * 4
+            if float_bytes < available_memory() // 4:
+                return None
+        file = NpyFile(filename)
+        if file.shape != arr.shape:  # a slice of the memmap: cannot stream it
+            return None
+        return file
+
+    def _set_input(self, X) -> None:
+        if X.ndim < 2 or X.shape[0] < 2 or np.prod(X.shape[1:]) == 0:
+            check_array(np.empty(X.shape, X.dtype), min_samples=2)
+        self.input_shape_ = tuple(int(s) for s in X.shape[1:])
+        self.n_features_in_ = int(np.prod(self.input_shape_))
+        self.input_dtype_ = str(X.dtype)
 
     def _warn_overcomplete(self) -> None:
         if self.code_size >= np.prod(self.input_shape_) and not self._regularized():
@@ -537,6 +599,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def _load_extra(self, config, tensors) -> None:
         pass
+
+
+def _finite(chunk: np.ndarray, name: str) -> np.ndarray:
+    if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
+        check_array(chunk, name=name)  # raises with counts and places
+    return chunk
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:
