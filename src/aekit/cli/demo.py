@@ -21,10 +21,13 @@ def run_demo(out: str | Path = "runs/demo", *, verbose: int = 1, epochs: int = 2
     from aekit.data import load
     from aekit.metrics import compression, per_sample_mse
     from aekit.report.figures import reconstruction_grid, save_png
+    from aekit.report.html import write_report
 
     out = Path(out)
     ds = load("digits")
-    X_train, X_test = train_test_split(ds.X, test_size=0.2, random_state=0)
+    X_train, X_test, _, y_test = train_test_split(
+        ds.X, ds.y, test_size=0.2, random_state=0
+    )
     code_size = 8
     t0 = time.perf_counter()
     ae = Autoencoder(
@@ -61,6 +64,12 @@ def run_demo(out: str | Path = "runs/demo", *, verbose: int = 1, epochs: int = 2
         ),
         out / "reconstructions.png",
     )
+    report = write_report(
+        out,
+        type(ds)(X_test, ds.kind, ds.value_range, y_test, name="digits"),
+        model=ae,
+        data_note="digits, held-out test split",
+    )
     ratio = compression(ae.input_shape_, np.float32, ae.module_.code_shape)
     return {
         "rows": [
@@ -72,6 +81,7 @@ def run_demo(out: str | Path = "runs/demo", *, verbose: int = 1, epochs: int = 2
         "code_size": code_size,
         "run_dir": out,
         "figure": figure,
+        "report": report,
     }
 
 
@@ -97,6 +107,7 @@ def demo_command(out, epochs, quiet):
         click.echo(f"| {name} | {mse:.5f} | {ratio:.0f}x | {secs:.2f} s |")
     click.echo(f"\nRun folder:      {r['run_dir']}")
     click.echo(f"Reconstructions: {r['figure']}")
+    click.echo(f"Report:          {r['report']}")
 
 
 COMMANDS = [demo_command]
