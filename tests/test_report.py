@@ -114,7 +114,13 @@ def test_report_holds_every_section_that_applies(runs, digits, kind, tmp_path):
     assert len(imgs) >= len(EXPECTED[kind]) - 1
     # Summary: data, model, metrics, versions, compression, wall time.
     summary = section_html(page, "summary")
-    for text in ("fitted on", "code shape", "compression (values)", "torch", "epochs"):
+    for text in (
+        "sample shape",
+        "code shape",
+        "compression (values)",
+        "torch",
+        "epochs",
+    ):
         assert text in summary, text
     assert "fit wall time" in summary
     assert f"{64 / KINDS[kind]['code_size']:.4g}x" in summary
@@ -331,3 +337,29 @@ def test_report_opens_in_headless_chromium(runs, digits, tmp_path):
     # Rendered text and figures: many non-white pixels and many grey levels.
     assert (shot < 200).mean() > 0.02 and len(np.unique(shot)) > 50
     assert json.dumps(res, default=str)
+
+
+def test_mnist_report_uses_idx_labels_and_subsamples(mnist_test, tmp_path):
+    from tests.conftest import MNIST_DIR
+
+    sub = Dataset(mnist_test.X[:1000], "image", mnist_test.value_range)
+    Autoencoder(code_size=8, **SMALL).fit(sub).save(tmp_path / "run")
+    r = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            str(tmp_path / "run"),
+            str(MNIST_DIR / "t10k-images-idx3-ubyte.gz"),
+            "--max-samples",
+            "300",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert sections_in(page) == EXPECTED["plain"]
+    assert "300 of 10,000 samples shown" in page
+    # The labels file beside the IDX images colours the codes by digit.
+    assert "coloured by label" in section_html(page, "codes")
+    assert "(10 distinct values)" in section_html(page, "summary")
+    sizes = {alt: im.size for alt, im in images_of(page)}
+    assert sizes["originals and reconstructions"][0] > 800

@@ -55,7 +55,18 @@ def run_demo(out: str | Path = "runs/demo", *, verbose: int = 1, epochs: int = 2
     t_pca = time.perf_counter() - t0
     mse_pca = float(per_sample_mse(flat_test, pca_recon).mean())
 
-    ae.save(out, extra_summary={"demo": {"test_mse": mse_ae, "pca_test_mse": mse_pca}})
+    ae.save(
+        out,
+        extra_summary={
+            "demo": {"test_mse": mse_ae, "pca_test_mse": mse_pca},
+            "data": {
+                "source": "digits, train split",
+                "n": len(X_train),
+                "sample_shape": list(ds.sample_shape),
+                "kind": ds.kind,
+            },
+        },
+    )
     figure = save_png(
         reconstruction_grid(
             scaled(X_test[:12]),

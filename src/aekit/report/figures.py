@@ -214,6 +214,27 @@ def _wants_log(values: np.ndarray) -> bool:
     return len(v) > 1 and v.min() > 0 and v.max() / v.min() > 10
 
 
+def _zoom_past_first_epochs(ax, curves: list[np.ndarray]) -> None:
+    """Keep the first epochs' large values from flattening the rest.
+
+    When the values after the first tenth of training fill less than half of
+    the axis, the axis is cut there and the title says so.
+    """
+    n = len(curves[0])
+    if n < 20:
+        return
+    allv = np.concatenate(curves)
+    later = np.concatenate([c[n // 10 :] for c in curves])
+    allv, later = allv[np.isfinite(allv)], later[np.isfinite(later)]
+    if not len(later):
+        return
+    lo, hi, top = float(allv.min()), float(allv.max()), float(later.max())
+    if hi - lo > 0 and (top - lo) / (hi - lo) < 0.5:
+        margin = 0.08 * (top - lo if top > lo else abs(top) or 1.0)
+        ax.set_ylim(lo - margin, top + margin)
+        ax.set_title(ax.get_title() + " (first epochs off scale)", fontsize=9)
+
+
 def loss_curves(
     history: Sequence[dict],
     *,
@@ -236,6 +257,26 @@ def loss_curves(
                     terms.append(k[len(prefix) :])
     # "loss" first (what was minimised), then the terms it sums, then stats.
     terms.sort(key=lambda t: (t != "loss", t.startswith("stat_"), t))
+    series = {
+        f"{p}{t}": np.array(
+            [np.nan if r.get(p + t) is None else r[p + t] for r in history], float
+        )
+        for t in terms
+        for p in ("train_", "val_")
+    }
+    # A lone term equals the total: draw it once, under the term's name.
+    same = [
+        t
+        for t in terms
+        if t != "loss"
+        and not t.startswith("stat_")
+        and all(
+            np.allclose(series[p + t], series[p + "loss"], equal_nan=True)
+            for p in ("train_", "val_")
+        )
+    ]
+    if "loss" in terms and same:
+        terms.remove("loss")
     has_lr = any(row.get("lr") is not None for row in history)
     panels = terms + (["lr"] if has_lr else [])
     ncols = len(panels) if len(panels) <= 4 else 3
@@ -258,18 +299,16 @@ def loss_curves(
                 ("train_", TRAIN_COLOUR, "-", "training"),
                 ("val_", VAL_COLOUR, "--", "validation"),
             ):
-                key = prefix + term
-                vals = np.array(
-                    [np.nan if r.get(key) is None else r[key] for r in history],
-                    dtype=float,
-                )
+                vals = series[prefix + term]
                 if np.isfinite(vals).any():
                     ax.plot(epochs, vals, style, color=colour, label=name)
                     both.append(vals)
-            ax.set_title(term)
+            ax.set_title(f"{term} (= loss)" if term in same[:1] else term)
             ax.set_ylabel(units.get(term, term))
             if both and _wants_log(np.concatenate(both)):
                 ax.set_yscale("log")
+            elif both:
+                _zoom_past_first_epochs(ax, both)
             if len(both) > 1:
                 ax.legend(frameon=False)
         if best_epoch and best_epoch > 0 and term != "lr":
@@ -397,9 +436,10 @@ def error_histogram(
     """Histogram of per-sample reconstruction errors.
 
     ``quantiles`` at ``quantile_levels`` describe the held-out errors of the
-    fit; they are drawn as a step density (each interval between neighbouring
-    quantiles holds the same share of samples) and their ``marks`` as vertical
-    lines. ``threshold`` (an anomaly threshold) is drawn in red. With
+    fit; evenly spaced quantiles are equally likely values, so they are binned
+    like the errors and drawn as a step outline, their ``marks`` as vertical
+    lines. Bars are shares of samples, comparable on one scale also when the
+    bins are logarithmic. ``threshold`` (an anomaly threshold) is drawn in red. With
     ``errors=None`` the figure shows the fit's distribution alone.
     """
     plt = _pyplot()
@@ -416,10 +456,11 @@ def error_histogram(
     else:
         bins = np.linspace(lo, hi if hi > lo else lo + 1e-12, 50)
     if errors is not None:
+        errors = np.asarray(errors, float)
         ax.hist(
             errors,
             bins=bins,
-            density=True,
+            weights=np.full(len(errors), 100.0 / len(errors)),
             color=TRAIN_COLOUR,
             alpha=0.55,
             label=f"{data_label} (n={len(errors)})",
@@ -433,7 +474,7 @@ def error_histogram(
             ax.hist(
                 q,
                 bins=bins,
-                density=True,
+                weights=np.full(len(q), 100.0 / len(q)),
                 histtype="step",
                 color="0.15",
                 lw=1.4,
@@ -445,7 +486,7 @@ def error_histogram(
     if threshold is not None:
         ax.axvline(threshold, color="#d62728", lw=2.0, label="anomaly threshold")
     ax.set_xlabel(unit)
-    ax.set_ylabel("density (1 / error unit)")
+    ax.set_ylabel("samples per bin (%)")
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig

@@ -71,13 +71,14 @@ def summary_section(ctx: ReportContext) -> str:
     scaling = cfg.get("scaling", {})
     shape = data.get("sample_shape", list(ctx.input_shape))
     data_rows = [
-        ("fitted on", data.get("source", "–")),
+        ("fitted on", data.get("source")),
         ("samples", data.get("n")),
         ("sample shape", " x ".join(map(str, shape))),
         ("kind", data.get("kind")),
         ("input dtype", cfg.get("input_dtype")),
         ("scaling", scaling.get("fitted_mode") or scaling.get("mode")),
     ]
+    data_rows = [(k, v) for k, v in data_rows if v not in (None, "", "–")]
     if ctx.X is not None:
         data_rows.append(("this report's data", ctx.data_note))
         data_rows.append(("samples shown", f"{len(ctx.X):,} of {ctx.n_data:,}"))
