@@ -363,3 +363,21 @@ def test_mnist_report_uses_idx_labels_and_subsamples(mnist_test, tmp_path):
     assert "(10 distinct values)" in section_html(page, "summary")
     sizes = {alt: im.size for alt, im in images_of(page)}
     assert sizes["originals and reconstructions"][0] > 800
+
+
+def test_colour_images_and_many_named_labels(tmp_path):
+    from skimage import data as skdata
+
+    img = skdata.astronaut()  # (512, 512, 3) uint8, a photograph
+    patches = img.reshape(32, 16, 32, 16, 3).transpose(0, 2, 4, 1, 3)
+    X = np.ascontiguousarray(patches.reshape(-1, 3, 16, 16))  # (1024, 3, 16, 16)
+    rows = np.repeat([f"row {i}" for i in range(32)], 32)  # 32 named classes
+    ds = Dataset(X, "image", (0.0, 255.0), name="astronaut patches")
+    Autoencoder(code_size=8, **SMALL).fit(ds).save(tmp_path / "run")
+    page = render(make_context(tmp_path / "run", ds, labels=rows, max_samples=300))
+    assert sections_in(page) == EXPECTED["plain"]
+    imgs = dict(images_of(page))
+    # Colour patches are shown in colour: the channels differ.
+    grid = np.asarray(imgs["originals and reconstructions"].convert("RGB"), float)
+    assert np.abs(grid[..., 0] - grid[..., 2]).mean() > 1.0
+    assert "coloured by label" in section_html(page, "codes")

@@ -272,10 +272,18 @@ def fit_command(
     if not no_report:
         from aekit.report.html import write_report
 
-        report = write_report(
-            out_path, ds, model=est, data_note=f"{data} (the training data)"
-        )
-        click.echo(f"Report: {report}")
+        try:
+            report = write_report(
+                out_path, ds, model=est, data_note=f"{data} (the training data)"
+            )
+        except Exception as exc:  # the run folder is written; keep the fit
+            click.echo(
+                f"aekit: warning: could not write the report ({type(exc).__name__}: "
+                f"{exc}); the run folder is complete. Try 'aekit report {out_path}'.",
+                err=True,
+            )
+        else:
+            click.echo(f"Report: {report}")
 
 
 for _flag, _name, _type, _help, _conv in reversed(FIT_OPTIONS):

@@ -352,10 +352,20 @@ def code_scatter(
         labels = np.asarray(labels)
         classes, colours = _label_colours(labels)
         if colours is None:
-            sc = ax.scatter(
-                points[:, 0], points[:, 1], c=labels.astype(float), s=size, alpha=0.7
+            # Many distinct values: a colour map (by rank for names).
+            values = (
+                labels.astype(float)
+                if labels.dtype.kind in "uifb"
+                else np.unique(labels, return_inverse=True)[1].astype(float)
             )
-            fig.colorbar(sc, ax=ax, label=label_name)
+            sc = ax.scatter(points[:, 0], points[:, 1], c=values, s=size, alpha=0.7)
+            fig.colorbar(
+                sc,
+                ax=ax,
+                label=label_name
+                if labels.dtype.kind in "uifb"
+                else f"{label_name} (rank)",
+            )
         else:
             for c, colour in zip(classes, colours, strict=True):
                 m = labels == c
