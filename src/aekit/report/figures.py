@@ -540,8 +540,9 @@ def kl_per_dimension(kl: np.ndarray, *, active_threshold: float = 0.01):
     ax.axhline(active_threshold, color="0.4", ls=":", lw=1.0)
     n_active = int((kl > active_threshold).sum())
     ax.set_title(
-        f"{n_active} of {len(kl)} dimensions carry information "
-        f"(KL > {active_threshold:g} nats; grey: collapsed to the prior)"
+        f"{n_active} of {len(kl)} dimensions in use (KL > {active_threshold:g} nats)"
+        + ("\ngrey: collapsed to the prior" if n_active < len(kl) else ""),
+        fontsize=10,
     )
     ax.set_xlabel("latent dimension")
     ax.set_ylabel("KL(q(z|x) || p(z)), nats")
