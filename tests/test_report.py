@@ -296,6 +296,19 @@ def test_cli_fit_writes_report_and_report_plot_commands(invoke, tmp_path):
     assert r.exit_code == 0, r.output
     assert "coloured by parity" in (tmp_path / "x.html").read_text()
 
+    # Without DATA: the training data that fit.json recorded, or none at all.
+    r = invoke("report", out, "--out", tmp_path / "y.html", "--max-samples", 100)
+    assert r.exit_code == 0 and "Using the training data recorded" in r.output
+    page = (tmp_path / "y.html").read_text()
+    assert sections_in(page) == EXPECTED["plain"] and "the training data" in page
+    r = invoke("report", out, "--no-data", "--out", tmp_path / "z.html")
+    assert r.exit_code == 0 and "Using the training data" not in r.output
+    assert sections_in((tmp_path / "z.html").read_text()) == [
+        "summary",
+        "training",
+        "errors",
+    ]
+
     for kind, suffix in (("loss", "png"), ("codes", "pdf"), ("errors", "svg")):
         r = invoke("plot", kind, out, "digits", "--out", tmp_path / f"f.{suffix}")
         assert r.exit_code == 0, r.output
@@ -306,13 +319,18 @@ def test_cli_fit_writes_report_and_report_plot_commands(invoke, tmp_path):
 
     for args, message in (
         (("plot", "kl", out, "digits", "--out", tmp_path / "k.png"), "not variational"),
-        (("plot", "codes", out, "--out", tmp_path / "k.png"), "needs data"),
+        (
+            ("plot", "codes", out, "--no-data", "--out", tmp_path / "k.png"),
+            "needs data",
+        ),
         (("plot", "loss", out, "--out", tmp_path / "k.jpg"), ".png, .pdf or .svg"),
         (("report", out, "digits", "--labels", tmp_path / "no.csv"), "does not exist"),
     ):
         r = CliRunner().invoke(cli, [str(a) for a in args])
         assert r.exit_code == 2, r.output
-        assert message in r.output and len(r.output.strip().splitlines()) == 1
+        errors = [ln for ln in r.output.splitlines() if ln.startswith("aekit: error")]
+        assert len(errors) == 1 and message in errors[0], r.output
+        assert "Traceback" not in r.output
 
 
 def test_report_opens_in_headless_chromium(runs, digits, tmp_path):
