@@ -11,6 +11,7 @@ from aekit.exceptions import (  # noqa: E402
     NotFittedError,
     TrainingError,
 )
+from aekit.report.html import write_report  # noqa: E402
 from aekit.runs import load  # noqa: E402
 
 __all__ = [
@@ -23,4 +24,5 @@ __all__ = [
     "TrainingError",
     "__version__",
     "load",
+    "write_report",
 ]

@@ -199,6 +199,9 @@ def fit_run(
 @click.option("--image-size", help="Resize images to HxW, e.g. 28x28.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
+    "--no-report", is_flag=True, help="Skip the HTML report (RUN_DIR/report.html)."
+)
+@click.option(
     "--regularizer",
     "regularizer",
     multiple=True,
@@ -206,7 +209,17 @@ def fit_run(
 )
 @click.pass_context
 def fit_command(
-    ctx, data, out, config_file, resume, key, image_size, quiet, regularizer, **flags
+    ctx,
+    data,
+    out,
+    config_file,
+    resume,
+    key,
+    image_size,
+    quiet,
+    no_report,
+    regularizer,
+    **flags,
 ):
     """Fit an autoencoder on DATA and write the run folder --out."""
     from aekit import Autoencoder
@@ -256,6 +269,21 @@ def fit_command(
         f"validation loss {last.get('val_loss', last['train_loss']):.5g}."
     )
     click.echo(f"Run folder: {out_path}")
+    if not no_report:
+        from aekit.report.html import write_report
+
+        try:
+            report = write_report(
+                out_path, ds, model=est, data_note=f"{data} (the training data)"
+            )
+        except Exception as exc:  # the run folder is written; keep the fit
+            click.echo(
+                f"aekit: warning: could not write the report ({type(exc).__name__}: "
+                f"{exc}); the run folder is complete. Try 'aekit report {out_path}'.",
+                err=True,
+            )
+        else:
+            click.echo(f"Report: {report}")
 
 
 for _flag, _name, _type, _help, _conv in reversed(FIT_OPTIONS):
