@@ -60,8 +60,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Penalties on the code, e.g. ("l1:1e-3",).
     dropout : float, default=0.0
     batch_norm : bool, default=False
-    epochs : int, default=50
+    epochs : int or "auto", default="auto"
         Most epochs to train; early stopping on validation loss may stop sooner.
+        "auto" plans about 12,000 optimizer steps, between 30 and 500 epochs
+        (30 on MNIST-sized data, hundreds on a few thousand rows).
     batch_size : int, default=128
     lr : float, default=1e-3
         Peak learning rate of Adam.
@@ -137,7 +139,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         regularizers: tuple = (),
         dropout: float = 0.0,
         batch_norm: bool = False,
-        epochs: int = 50,
+        epochs: int | str = "auto",
         batch_size: int = 128,
         lr: float = 1e-3,
         optimizer: str = "adam",
@@ -216,7 +218,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def _trainer_config(self, seed: int) -> TrainerConfig:
         return TrainerConfig(
-            epochs=int(self.epochs),
+            epochs=self._epochs(),
             batch_size=int(self.batch_size),
             lr=float(self.lr),
             optimizer=self.optimizer,
@@ -229,6 +231,17 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             precision=self.precision,
             compile=bool(self.compile),
         )
+
+    def _epochs(self) -> int:
+        if self.epochs != "auto":
+            if not isinstance(self.epochs, int | np.integer) or self.epochs < 1:
+                raise ConfigError(
+                    "The 'epochs' parameter must be 'auto' or an int in the range "
+                    f"[1, inf). Got {self.epochs!r} instead."
+                )
+            return int(self.epochs)
+        steps_per_epoch = max(1, -(-self._n_train // int(self.batch_size)))
+        return int(np.clip(-(-12000 // steps_per_epoch), 30, 500))
 
     def _callbacks(self) -> list[Any]:
         return []
@@ -319,6 +332,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             n_val = 0
         order = rng.permutation(n)
         train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
+        self._n_train = len(train_idx)
         if file is None:
             X_train = np.asarray(X[train_idx])
             self.scaler_ = Scaler(self.scaling).fit(X_train, value_range)
