@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from aekit import guard as data_guard
 from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
 from aekit.data.validation import check_array
@@ -83,6 +84,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
     verbose : int, default=0
         1 shows a progress bar over epochs.
+    guard : bool, default=True
+        Warn (``aekit.guard.DataGuardWarning``) when input to ``transform``,
+        ``reconstruct`` and friends has reconstruction errors far outside the
+        held-out training errors: input unlike the training data. See
+        :mod:`aekit.guard`.
 
     Attributes
     ----------
@@ -139,6 +145,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         random_state=None,
         device: str = "auto",
         verbose: int = 0,
+        guard: bool = True,
     ):
         self.code_size = code_size
         self.hidden = hidden
@@ -163,6 +170,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.guard = guard
 
     # -- building -------------------------------------------------------------
     def _model_spec(self, loss: str) -> dict[str, Any]:
@@ -297,6 +305,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             n_val = 0
         order = rng.permutation(n)
         train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
+        self.validation_indices_ = val_idx  # held out: wrappers calibrate on it
         X_train = np.asarray(X[train_idx])
         self.scaler_ = Scaler(self.scaling).fit(X_train, value_range)
         Xs_train = self.scaler_.transform(X_train)
@@ -369,9 +378,20 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         """Encode ``X``: the codes, shape ``(n_samples, code_size)``."""
         X = self._prepare(X)
         self.module_.eval()
-        return batched(
-            self.module_.encode, X, device=self._device, prepare=self.scaler_.transform
+        return self._guarded(data_guard.encoding(self.module_), X, "transform")
+
+    def _guarded(self, fn, X: np.ndarray, method: str) -> np.ndarray:
+        """Run ``fn(xb, sel) -> (output, recon of xb[sel])`` over scaled batches
+        of ``X``, and warn when ``X`` does not look like the training data."""
+        out, errors = data_guard.batched_with_errors(
+            fn,
+            X,
+            device=self._device,
+            rows=data_guard.checked_rows(len(X), bool(self.guard)),
+            prepare=self.scaler_.transform,
         )
+        data_guard.check(self, errors, len(X), method, stacklevel=4)
+        return out
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Decode codes back to data, in the units of the training data."""
@@ -391,9 +411,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         """Encode then decode ``X``; same shape and units as ``X``."""
         X = self._prepare(X)
         self.module_.eval()
-        Xs = batched(
-            self.module_, X, device=self._device, prepare=self.scaler_.transform
-        )
+        Xs = self._guarded(data_guard.reconstruction(self.module_), X, "reconstruct")
         return self.scaler_.inverse_transform(Xs)
 
     def reconstruction_error(self, X) -> np.ndarray:
@@ -453,6 +471,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             ),
             "fit_seconds": getattr(self, "fit_seconds_", None),
             "n_parameters": sum(p.numel() for p in self.module_.parameters()),
+            "guard": {"enabled": bool(self.guard)}
+            | data_guard.reference_summary(self.error_quantiles_),
         }
 
     def save(self, path: str | Path, *, extra_summary: dict | None = None) -> Path:
