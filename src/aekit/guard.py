@@ -17,12 +17,15 @@ The test, per call (the whole ``X`` is one batch):
 - in-distribution samples are above at most ``ABOVE_RATE`` of the time (the
   nominal 1%, doubled for the sampling error of a quantile estimated from a
   few hundred held-out samples) and far at most ``FAR_RATE`` of the time;
-- the guard fires when the binomial tail probability of seeing that many
-  above (or far) samples by chance is at most ``ALPHA``.
+- the guard fires for a tier (above or far) when the binomial tail
+  probability of seeing that many samples in it by chance is at most
+  ``ALPHA`` *and* their fraction is at least ``EFFECT`` times the assumed
+  rate: significance alone would flag a mild shift in a batch of millions.
 
-So a large batch of held-out data (where about 1% exceed the 99th percentile)
-stays quiet, a batch where most samples exceed it fires, and a single sample
-fires only when it is *far*. For large inputs the errors of an evenly spaced
+So a batch of held-out data (where about 1% exceed the 99th percentile)
+stays quiet, a batch where many samples exceed it fires (two of two are
+enough), a large batch with 0.5% or more of far samples mixed in fires, and a
+single sample fires only when it is far. For large inputs the errors of an evenly spaced
 subset of ``MAX_CHECKED`` samples are measured, so the guard costs at most
 that many extra decoder passes in ``transform``.
 """
@@ -42,6 +45,7 @@ ABOVE_RATE = 0.02  # assumed most rate of in-distribution errors above it
 FAR_FACTOR = 4.0  # "far": above this multiple of the 99th percentile and the max
 FAR_RATE = 1e-3  # assumed most rate of in-distribution errors that far out
 ALPHA = 1e-3  # fire when the chance of so many exceedances is at most this
+EFFECT = 5.0  # ... and they are at least this many times the assumed rate
 MAX_CHECKED = 2048  # errors measured on at most this many samples per call
 
 
@@ -118,6 +122,7 @@ def reference_summary(quantiles: np.ndarray) -> dict[str, float]:
         "above_rate": ABOVE_RATE,
         "far_rate": FAR_RATE,
         "alpha": ALPHA,
+        "effect": EFFECT,
         "max_checked": MAX_CHECKED,
     }
 
@@ -144,13 +149,13 @@ def assess(errors: np.ndarray, quantiles: np.ndarray, n_samples: int) -> GuardRe
     # np.interp is flat outside the reference, so above the maximum gives 1.0.
     median_quantile = float(np.interp(median, q, _levels(q))) if q[-1] > q[0] else 0.5
     median_ratio = median / threshold if threshold > 0 else float("inf")
-    # sf(k - 1) = P(K >= k); for k = 0 it is 1.
-    p = min(
-        float(binom.sf(n_above - 1, n, ABOVE_RATE)),
-        float(binom.sf(n_far - 1, n, FAR_RATE)),
-    )
+    fired, p = False, 1.0
+    for k, rate in ((n_above, ABOVE_RATE), (n_far, FAR_RATE)):
+        p_tier = float(binom.sf(k - 1, n, rate))  # P(K >= k); 1 for k = 0
+        p = min(p, p_tier)
+        fired |= p_tier <= ALPHA and k >= EFFECT * rate * n
     return GuardReport(
-        n_samples, n, n_above, n_far, median_quantile, median_ratio, p, p <= ALPHA
+        n_samples, n, n_above, n_far, median_quantile, median_ratio, p, fired
     )
 
 
