@@ -240,10 +240,16 @@ class AnomalyDetector(BaseEstimator):
             self.decision_scores_[held] if len(held) else self.decision_scores_
         )
         if self.target_fpr is not None:
-            level, ref = 1.0 - float(self.target_fpr), self.held_out_scores_
-        else:
-            level, ref = 1.0 - float(self.contamination), self.decision_scores_
-        self.threshold_ = float(np.quantile(ref, level))
+            # "higher": at most target_fpr of the held-out samples lie above.
+            self.threshold_ = float(
+                np.quantile(
+                    self.held_out_scores_, 1.0 - self.target_fpr, method="higher"
+                )
+            )
+        else:  # PyOD's rule
+            self.threshold_ = float(
+                np.quantile(self.decision_scores_, 1.0 - self.contamination)
+            )
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         self.fit_seconds_ = time.perf_counter() - t0
         return self
