@@ -46,7 +46,7 @@ FAR_FACTOR = 4.0  # "far": above this multiple of the 99th percentile and the ma
 FAR_RATE = 1e-3  # assumed most rate of in-distribution errors that far out
 ALPHA = 1e-3  # fire when the chance of so many exceedances is at most this
 EFFECT = 5.0  # ... and they are at least this many times the assumed rate
-MAX_CHECKED = 2048  # errors measured on at most this many samples per call
+MAX_CHECKED = 512  # errors measured on at most this many samples per call
 
 
 class DataGuardWarning(UserWarning):
