@@ -122,18 +122,26 @@ def test_assess_rule():
     reference = rng.exponential(1.0, 5000)
     q = np.quantile(reference, np.linspace(0, 1, 201))
     same = rng.exponential(1.0, 100_000)
-    assert not guard.assess(same, q, len(same)).fired
+
+    def assess(errors):
+        return guard.assess(errors, q, len(errors), n_reference=5000)
+
+    assert not assess(same).fired
     # A mild shift (3% above the 99th percentile instead of 1%) is significant
     # in a large batch but not "far outside": no warning.
     mild = np.where(rng.random(100_000) < 0.02, 6.0, same)
-    assert not guard.assess(mild, q, len(mild)).fired
-    shifted = same[:200] * 10
-    report = guard.assess(shifted, q, 200)
+    assert not assess(mild).fired
+    report = assess(same[:200] * 10)
     assert report.fired and report.median_quantile > 0.99, report
     threshold, far = guard.thresholds(q)
-    assert not guard.assess(np.array([threshold * 1.5]), q, 1).fired
-    assert guard.assess(np.array([far * 1.01]), q, 1).fired
-    assert guard.assess(np.array([threshold * 1.5] * 2), q, 2).fired
+    assert not assess(np.array([threshold * 1.5])).fired
+    assert assess(np.array([far * 1.01])).fired
+    assert assess(np.array([threshold * 1.5] * 2)).fired
+    # A small reference (30 held-out errors) pins its 99th percentile down
+    # poorly: the same batch of two is no evidence then, nor are 8 of 30.
+    assert not guard.assess(np.array([threshold * 1.5] * 2), q, 2, 30).fired
+    assert not guard.assess(np.r_[np.full(8, 5.0), np.ones(22)], q, 30, 30).fired
+    assert guard.assess(same[:30] * 10, q, 30, 30).fired
 
 
 def test_large_inputs_are_subsampled(digits_model, monkeypatch):
@@ -155,6 +163,7 @@ def test_summary_save_load_and_cli(digits_model, tmp_path):
     summary = json.loads((run / "summary.json").read_text())
     g = summary["guard"]
     assert g["enabled"] is True and 0 < g["threshold"] < g["far_threshold"], g
+    assert g["reference_samples"] == 140  # 10% of the 1,400 training digits
     loaded = aekit.load(run)
     noise = np.random.default_rng(3).uniform(0, 16, (30, 1, 8, 8)).astype(np.float32)
     _, caught = _guard_warnings(loaded.transform, noise)

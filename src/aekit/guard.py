@@ -15,12 +15,17 @@ The test, per call (the whole ``X`` is one batch):
   and *far* when it exceeds both the largest held-out error and
   ``FAR_FACTOR`` times the 99th percentile;
 - in-distribution samples are above at most ``ABOVE_RATE`` of the time (the
-  nominal 1%, doubled for the sampling error of a quantile estimated from a
-  few hundred held-out samples) and far at most ``FAR_RATE`` of the time;
+  nominal 1%, doubled), or more when the reference is small: the 99th
+  percentile of ``n`` held-out errors is an order statistic whose true
+  exceedance rate can be far above 1%, and the guard uses the upper 99.9%
+  bound of that rate (a Beta distribution), so a model validated on 30
+  samples can hardly warn at all; far at most ``FAR_RATE`` of the time
+  (scaled up for references under ``REFERENCE_SIZE`` samples);
 - the guard fires for a tier (above or far) when the binomial tail
   probability of seeing that many samples in it by chance is at most
   ``ALPHA`` *and* their fraction is at least ``EFFECT`` times the assumed
-  rate: significance alone would flag a mild shift in a batch of millions.
+  rate (or half the batch, whichever is less): significance alone would flag
+  a mild shift in a batch of millions.
 
 So a batch of held-out data (where about 1% exceed the 99th percentile)
 stays quiet, a batch where many samples exceed it fires (two of two are
@@ -33,12 +38,13 @@ that many extra decoder passes in ``transform``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from collections.abc import Callable
 
 import numpy as np
 import torch
-from scipy.stats import binom
+from scipy.stats import beta, binom
 
 QUANTILE = 0.99  # the reference quantile a sample's error is compared with
 ABOVE_RATE = 0.02  # assumed most rate of in-distribution errors above it
@@ -47,6 +53,7 @@ FAR_RATE = 1e-3  # assumed most rate of in-distribution errors that far out
 ALPHA = 1e-3  # fire when the chance of so many exceedances is at most this
 EFFECT = 5.0  # ... and they are at least this many times the assumed rate
 MAX_CHECKED = 512  # errors measured on at most this many samples per call
+REFERENCE_SIZE = 200  # held-out samples assumed when a model does not say
 
 
 class DataGuardWarning(UserWarning):
@@ -112,15 +119,39 @@ def thresholds(quantiles: np.ndarray) -> tuple[float, float]:
     return threshold, max(float(q[-1]), FAR_FACTOR * threshold)
 
 
-def reference_summary(quantiles: np.ndarray) -> dict[str, float]:
+def rates(n_reference: int) -> tuple[float, float]:
+    """(above, far): the most rates at which in-distribution samples exceed
+    the two thresholds of a reference of ``n_reference`` held-out errors."""
+    n = max(int(n_reference), 1)
+    k = min(n, max(1, math.ceil(QUANTILE * n)))  # order statistic of the quantile
+    # The k-th of n uniform order statistics is Beta(k, n + 1 - k); its
+    # exceedance rate is Beta(n + 1 - k, k). Take the upper 99.9% bound.
+    above = max(ABOVE_RATE, float(beta.ppf(0.999, n + 1 - k, k)))
+    far = min(1.0, FAR_RATE * max(1.0, REFERENCE_SIZE / n))
+    return above, far
+
+
+def reference_size(estimator) -> int:
+    """How many held-out errors the estimator's ``error_quantiles_`` summarise."""
+    stats = getattr(estimator, "reconstruction_error_", None) or {}
+    for part in ("validation", "train"):
+        n = stats.get(part, {}).get("n")
+        if n:
+            return int(n)
+    return REFERENCE_SIZE
+
+
+def reference_summary(quantiles: np.ndarray, n_reference: int) -> dict[str, float]:
     """The guard's thresholds, as ``summary.json`` reports them."""
     threshold, far = thresholds(quantiles)
+    above_rate, far_rate = rates(n_reference)
     return {
         "quantile": QUANTILE,
+        "reference_samples": int(n_reference),
         "threshold": threshold,
         "far_threshold": far,
-        "above_rate": ABOVE_RATE,
-        "far_rate": FAR_RATE,
+        "above_rate": above_rate,
+        "far_rate": far_rate,
         "alpha": ALPHA,
         "effect": EFFECT,
         "max_checked": MAX_CHECKED,
@@ -135,8 +166,14 @@ def _quantile(q: np.ndarray, level: float) -> float:
     return float(np.interp(level, _levels(q), q))
 
 
-def assess(errors: np.ndarray, quantiles: np.ndarray, n_samples: int) -> GuardReport:
-    """Compare a batch's per-sample errors with the reference quantiles."""
+def assess(
+    errors: np.ndarray,
+    quantiles: np.ndarray,
+    n_samples: int,
+    n_reference: int = REFERENCE_SIZE,
+) -> GuardReport:
+    """Compare a batch's per-sample errors with the reference quantiles
+    (``n_reference``: how many held-out errors they summarise)."""
     errors = np.asarray(errors, np.float64)
     q = np.asarray(quantiles, np.float64)
     n = len(errors)
@@ -150,10 +187,10 @@ def assess(errors: np.ndarray, quantiles: np.ndarray, n_samples: int) -> GuardRe
     median_quantile = float(np.interp(median, q, _levels(q))) if q[-1] > q[0] else 0.5
     median_ratio = median / threshold if threshold > 0 else float("inf")
     fired, p = False, 1.0
-    for k, rate in ((n_above, ABOVE_RATE), (n_far, FAR_RATE)):
+    for k, rate in zip((n_above, n_far), rates(n_reference), strict=True):
         p_tier = float(binom.sf(k - 1, n, rate))  # P(K >= k); 1 for k = 0
         p = min(p, p_tier)
-        fired |= p_tier <= ALPHA and k >= EFFECT * rate * n
+        fired |= p_tier <= ALPHA and k >= min(EFFECT * rate, 0.5) * n
     return GuardReport(
         n_samples, n, n_above, n_far, median_quantile, median_ratio, p, fired
     )
@@ -176,7 +213,7 @@ def check(
     quantiles = getattr(estimator, "error_quantiles_", None)
     if errors is None or quantiles is None or not getattr(estimator, "guard", True):
         return None
-    report = assess(errors, quantiles, n_samples)
+    report = assess(errors, quantiles, n_samples, reference_size(estimator))
     if report.fired:
         warnings.warn(
             report.message(method), DataGuardWarning, stacklevel=stacklevel + 1

@@ -360,6 +360,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if Xs_val is not None and len(Xs_val):
             held_out = self._errors_scaled(Xs_val)
             self.reconstruction_error_["validation"] = error_summary(held_out)
+        for part, errs in (("train", err_train), ("validation", held_out)):
+            if part in self.reconstruction_error_:  # the guard weighs it by n
+                self.reconstruction_error_[part]["n"] = int(len(errs))
         self.error_quantiles_ = np.quantile(held_out, ERROR_QUANTILE_LEVELS).astype(
             np.float64
         )
@@ -472,7 +475,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             "fit_seconds": getattr(self, "fit_seconds_", None),
             "n_parameters": sum(p.numel() for p in self.module_.parameters()),
             "guard": {"enabled": bool(self.guard)}
-            | data_guard.reference_summary(self.error_quantiles_),
+            | data_guard.reference_summary(
+                self.error_quantiles_, data_guard.reference_size(self)
+            ),
         }
 
     def save(self, path: str | Path, *, extra_summary: dict | None = None) -> Path:
