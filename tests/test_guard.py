@@ -124,7 +124,7 @@ def test_assess_rule():
     same = rng.exponential(1.0, 100_000)
 
     def assess(errors):
-        return guard.assess(errors, q, len(errors), n_reference=5000)
+        return guard.assess(errors, q, len(errors), n_reference=10_000)
 
     assert not assess(same).fired
     # A mild shift (3% above the 99th percentile instead of 1%) is significant
@@ -135,7 +135,8 @@ def test_assess_rule():
     assert report.fired and report.median_quantile > 0.99, report
     threshold, far = guard.thresholds(q)
     assert not assess(np.array([threshold * 1.5])).fired
-    assert assess(np.array([far * 1.01])).fired
+    assert assess(np.array([far * 1.01])).fired  # one sample, far out
+    assert not guard.assess(np.array([far * 1.01]), q, 1, 1000).fired
     assert assess(np.array([threshold * 1.5] * 2)).fired
     # A small reference (30 held-out errors) pins its 99th percentile down
     # poorly: the same batch of two is no evidence then, nor are 8 of 30.

@@ -19,8 +19,9 @@ The test, per call (the whole ``X`` is one batch):
   percentile of ``n`` held-out errors is an order statistic whose true
   exceedance rate can be far above 1%, and the guard uses the upper 99.9%
   bound of that rate (a Beta distribution), so a model validated on 30
-  samples can hardly warn at all; far at most ``FAR_RATE`` of the time
-  (scaled up for references under ``REFERENCE_SIZE`` samples);
+  samples can hardly warn at all; far at most ``FAR_RATE`` of the time, or
+  the upper 99.9% bound of the chance to exceed the largest held-out error
+  (about 6.9 / n), whichever is more;
 - the guard fires for a tier (above or far) when the binomial tail
   probability of seeing that many samples in it by chance is at most
   ``ALPHA`` *and* their fraction is at least ``EFFECT`` times the assumed
@@ -28,11 +29,12 @@ The test, per call (the whole ``X`` is one batch):
   a mild shift in a batch of millions.
 
 So a batch of held-out data (where about 1% exceed the 99th percentile)
-stays quiet, a batch where many samples exceed it fires (two of two are
-enough), a large batch with 0.5% or more of far samples mixed in fires, and a
-single sample fires only when it is far. For large inputs the errors of an evenly spaced
-subset of ``MAX_CHECKED`` samples are measured, so the guard costs at most
-that many extra decoder passes in ``transform``.
+stays quiet, a batch where many samples exceed it fires (two or three
+samples can be enough), a large batch with a few percent of far samples mixed
+in fires, and a single sample fires only when it is far and the model was
+validated on about 7,000 samples or more. For large inputs the errors of an
+evenly spaced subset of ``MAX_CHECKED`` samples are measured, so the guard
+costs at most that many extra decoder passes in ``transform``.
 """
 
 from __future__ import annotations
@@ -127,7 +129,9 @@ def rates(n_reference: int) -> tuple[float, float]:
     # The k-th of n uniform order statistics is Beta(k, n + 1 - k); its
     # exceedance rate is Beta(n + 1 - k, k). Take the upper 99.9% bound.
     above = max(ABOVE_RATE, float(beta.ppf(0.999, n + 1 - k, k)))
-    far = min(1.0, FAR_RATE * max(1.0, REFERENCE_SIZE / n))
+    # A fresh sample exceeds the largest of n errors with chance Beta(1, n);
+    # the far threshold is at least that largest error.
+    far = max(FAR_RATE, float(beta.ppf(0.999, 1, n)))
     return above, far
 
 
