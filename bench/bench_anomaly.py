@@ -14,9 +14,10 @@ tumours; score the other benign ones and every malignant one) and wine (fit on
 measurements on scales from 0.1 to 1,700, so it tests robustness to feature
 scales). ROC-AUC and average precision, mean over 5 random splits.
 
-Usage: ``python bench/bench_anomaly.py [--digits 0,1,...] [--fresh]``. Results
-per digit are cached in bench/results/anomaly.json so an interrupted run
-resumes; ``--fresh`` starts over. Writes bench/results/anomaly.md.
+Usage: ``python bench/bench_anomaly.py [--digits 0,1,...] [--resume]``. Results
+per digit are saved in bench/results/anomaly.json (tables: anomaly_tables.json)
+as they come; ``--resume`` reuses them after an interruption instead of
+measuring again. Writes bench/results/anomaly.md.
 """
 
 from __future__ import annotations
@@ -255,7 +256,11 @@ def tables(cache_path: Path, fresh: bool, n_splits: int = 5) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9")
-    ap.add_argument("--fresh", action="store_true")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="Reuse the results cached by an earlier (interrupted) run.",
+    )
     ap.add_argument("--skip-mnist", action="store_true")
     ap.add_argument("--skip-tables", action="store_true")
     ap.add_argument("--only", help="Comma-separated contender names to run.")
@@ -276,7 +281,7 @@ def main(argv=None) -> int:
         else:
             digits = [int(d) for d in args.digits.split(",")]
             only = args.only.split(",") if args.only else None
-            cache = one_class_mnist(digits, Path(args.cache), args.fresh, only)
+            cache = one_class_mnist(digits, Path(args.cache), not args.resume, only)
             parts += [
                 "## One-class MNIST (ROC-AUC x 100; train on one digit's training "
                 "images, test on all 10,000 test images)",
@@ -292,7 +297,7 @@ def main(argv=None) -> int:
                 "",
             ]
     if not args.skip_tables:
-        table = tables(RESULTS / "anomaly_tables.json", args.fresh)
+        table = tables(RESULTS / "anomaly_tables.json", not args.resume)
         parts += ["## Tables (mean ± std over 5 random splits)", "", table, ""]
     text = "\n".join(parts)
     (RESULTS / "anomaly.md").write_text(text)
