@@ -2,7 +2,10 @@
 
 __version__ = "0.1.0"
 
-from aekit.estimators import Autoencoder  # noqa: E402
+from aekit.estimators import (  # noqa: E402
+    AnomalyDetector,
+    Autoencoder,
+)
 from aekit.exceptions import (  # noqa: E402
     AekitError,
     ConfigError,
@@ -16,6 +19,7 @@ from aekit.runs import load  # noqa: E402
 
 __all__ = [
     "AekitError",
+    "AnomalyDetector",
     "Autoencoder",
     "ConfigError",
     "DataError",

@@ -118,14 +118,44 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         None,
     ),
     ("--seed", "random_state", int, "Random seed (default 0).", None),
+    (
+        "--contamination",
+        "contamination",
+        float,
+        "--task anomaly: expected anomaly fraction; sets the threshold.",
+        None,
+    ),
+    (
+        "--target-fpr",
+        "target_fpr",
+        float,
+        "--task anomaly: threshold flagging this fraction of held-out data.",
+        None,
+    ),
     ("--device", "device", str, "auto, cpu, cuda, cuda:N or mps.", None),
 ]
 
 
-def _estimator_class(params: dict[str, Any]):
+# --task: the estimator each task fits (a class with from_flat_params takes the
+# autoencoder's flags as well as its own).
+TASKS = {"autoencoder": "Autoencoder", "anomaly": "AnomalyDetector"}
+
+
+def _estimator_class(task: str = "autoencoder"):
+    from aekit.estimators.base import ESTIMATORS
+
+    if task not in TASKS:
+        raise ConfigError(f"Unknown task {task!r}. Choose one of: {', '.join(TASKS)}.")
+    return ESTIMATORS[TASKS[task]]
+
+
+def _known_params(cls) -> set[str]:
     from aekit import Autoencoder
 
-    return Autoencoder
+    known = set(cls().get_params())
+    if hasattr(cls, "from_flat_params"):
+        known |= set(Autoencoder().get_params())
+    return known
 
 
 def fit_run(
@@ -137,18 +167,23 @@ def fit_run(
     image_size=None,
     resume: bool = False,
     verbose: int = 1,
+    task: str = "autoencoder",
 ):
     """Fit on ``data`` and write the run folder ``out``; returns the estimator."""
     from aekit.data import load
 
     out = Path(out)
-    ds = load(data, key=key, image_size=image_size)
-    cls = _estimator_class(params)
-    known = cls().get_params()
-    unknown = set(params) - set(known)
+    cls = _estimator_class(task)
+    unknown = set(params) - _known_params(cls)
     if unknown:
-        raise ConfigError(f"Unknown option(s) {', '.join(sorted(unknown))}.")
-    est = cls(**{"random_state": 0, **params, "verbose": verbose})
+        others = [t for t, c in TASKS.items() if t != task]
+        raise ConfigError(
+            f"Unknown option(s) {', '.join(sorted(unknown))} for --task {task}"
+            f" (other tasks: {', '.join(others)})."
+        )
+    ds = load(data, key=key, image_size=image_size)
+    build = getattr(cls, "from_flat_params", cls)
+    est = build(**{"random_state": 0, **params, "verbose": verbose})
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(
         out / FIT_STATE,
@@ -156,6 +191,7 @@ def fit_run(
             "data": str(data),
             "key": key,
             "image_size": image_size,
+            "task": task,
             "params": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
             },
@@ -195,6 +231,12 @@ def fit_run(
     help="TOML file of options; flags override it.",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option(
+    "--task",
+    type=click.Choice(sorted(TASKS)),
+    default=None,
+    help="What to fit: an autoencoder (default) or an anomaly detector.",
+)
 @click.option("--key", help="Array name inside an .npz file.")
 @click.option("--image-size", help="Resize images to HxW, e.g. 28x28.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -214,6 +256,7 @@ def fit_command(
     out,
     config_file,
     resume,
+    task,
     key,
     image_size,
     quiet,
@@ -221,10 +264,8 @@ def fit_command(
     regularizer,
     **flags,
 ):
-    """Fit an autoencoder on DATA and write the run folder --out."""
-    from aekit import Autoencoder
-
-    known = set(Autoencoder().get_params()) - {"verbose"}
+    """Fit an autoencoder (or, with --task anomaly, an anomaly detector) on DATA
+    and write the run folder --out."""
     params: dict[str, Any] = {}
     out_path = Path(out)
     if resume:
@@ -238,6 +279,9 @@ def fit_command(
         params |= state["params"]
         key = key or state.get("key")
         image_size = image_size or state.get("image_size")
+        task = task or state.get("task")
+    task = task or "autoencoder"
+    known = _known_params(_estimator_class(task)) - {"verbose"}
     if config_file:
         params |= read_toml(config_file, known)
     for flag, name, _type, _help, convert in FIT_OPTIONS:
@@ -260,6 +304,7 @@ def fit_command(
         else image_size,
         resume=resume,
         verbose=0 if quiet else 1,
+        task=task,
     )
     summary = json.loads((out_path / "summary.json").read_text())
     last = est.history_[-1]
@@ -268,6 +313,12 @@ def fit_command(
         f"{summary['fit_seconds']:.1f} s ({len(est.history_)} epochs); "
         f"validation loss {last.get('val_loss', last['train_loss']):.5g}."
     )
+    if hasattr(est, "threshold_"):
+        click.echo(
+            f"Anomaly threshold {est.threshold_:.5g} ({summary['threshold_rule']}); "
+            f"{summary['held_out_flagged_fraction']:.1%} of held-out samples are "
+            "above it."
+        )
     click.echo(f"Run folder: {out_path}")
     if not no_report:
         from aekit.report.html import write_report

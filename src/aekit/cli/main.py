@@ -37,9 +37,9 @@ def cli():
 
 
 def _register() -> None:
-    from aekit.cli import datasets, demo, encode, evaluate, fit, report
+    from aekit.cli import anomalies, datasets, demo, encode, evaluate, fit, report
 
-    for module in (fit, encode, evaluate, demo, datasets, report):
+    for module in (fit, encode, evaluate, demo, datasets, report, anomalies):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from aekit import guard as data_guard
 from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
 from aekit.data.sources import NpyFile, RowSource, available_memory
@@ -95,6 +96,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         would take more than a quarter of the available memory.
     verbose : int, default=0
         1 shows a progress bar over epochs.
+    guard : bool, default=True
+        Warn (``aekit.guard.DataGuardWarning``) when input to ``transform``,
+        ``reconstruct`` and friends has reconstruction errors far outside the
+        held-out training errors: input unlike the training data. See
+        :mod:`aekit.guard`.
 
     Attributes
     ----------
@@ -154,6 +160,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         compile: bool = False,
         in_memory: bool | str = "auto",
         verbose: int = 0,
+        guard: bool = True,
     ):
         self.code_size = code_size
         self.hidden = hidden
@@ -181,6 +188,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.compile = compile
         self.in_memory = in_memory
         self.verbose = verbose
+        self.guard = guard
 
     # -- building -------------------------------------------------------------
     def _model_spec(self, loss: str) -> dict[str, Any]:
@@ -333,6 +341,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         order = rng.permutation(n)
         train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
         self._n_train = len(train_idx)
+        self.validation_indices_ = val_idx  # held out: wrappers calibrate on it
         if file is None:
             X_train = np.asarray(X[train_idx])
             self.scaler_ = Scaler(self.scaling).fit(X_train, value_range)
@@ -427,6 +436,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if Xs_val is not None and len(Xs_val):
             held_out = self._errors_scaled(Xs_val)
             self.reconstruction_error_["validation"] = error_summary(held_out)
+        for part, errs in (("train", err_train), ("validation", held_out)):
+            if part in self.reconstruction_error_:  # the guard weighs it by n
+                self.reconstruction_error_[part]["n"] = int(len(errs))
         self.error_quantiles_ = np.quantile(held_out, ERROR_QUANTILE_LEVELS).astype(
             np.float64
         )
@@ -445,9 +457,20 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         """Encode ``X``: the codes, shape ``(n_samples, code_size)``."""
         X = self._prepare(X)
         self.module_.eval()
-        return batched(
-            self.module_.encode, X, device=self._device, prepare=self.scaler_.transform
+        return self._guarded(data_guard.encoding(self.module_), X, "transform")
+
+    def _guarded(self, fn, X: np.ndarray, method: str) -> np.ndarray:
+        """Run ``fn(xb, sel) -> (output, recon of xb[sel])`` over scaled batches
+        of ``X``, and warn when ``X`` does not look like the training data."""
+        out, errors = data_guard.batched_with_errors(
+            fn,
+            X,
+            device=self._device,
+            rows=data_guard.checked_rows(len(X), bool(self.guard)),
+            prepare=self.scaler_.transform,
         )
+        data_guard.check(self, errors, len(X), method, stacklevel=4)
+        return out
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Decode codes back to data, in the units of the training data."""
@@ -467,9 +490,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         """Encode then decode ``X``; same shape and units as ``X``."""
         X = self._prepare(X)
         self.module_.eval()
-        Xs = batched(
-            self.module_, X, device=self._device, prepare=self.scaler_.transform
-        )
+        Xs = self._guarded(data_guard.reconstruction(self.module_), X, "reconstruct")
         return self.scaler_.inverse_transform(Xs)
 
     def reconstruction_error(self, X) -> np.ndarray:
@@ -529,6 +550,10 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             ),
             "fit_seconds": getattr(self, "fit_seconds_", None),
             "n_parameters": sum(p.numel() for p in self.module_.parameters()),
+            "guard": {"enabled": bool(self.guard)}
+            | data_guard.reference_summary(
+                self.error_quantiles_, data_guard.reference_size(self)
+            ),
         }
 
     def save(self, path: str | Path, *, extra_summary: dict | None = None) -> Path:
