@@ -146,3 +146,49 @@ def test_torchrun_gloo_matches_single_process(tmp_path, digits):
     a, b = json.loads(single.read_text()), json.loads(multi.read_text())
     # Same global batches and averaged gradients: equal up to float reordering.
     np.testing.assert_allclose(b, a, rtol=2e-3)
+
+
+RSS_CHILD = textwrap.dedent(
+    """
+    import resource, sys, numpy as np, torch
+    torch.set_num_threads(1)
+    from aekit import Autoencoder
+    X = np.load(sys.argv[1], mmap_mode="r")
+    ae = Autoencoder(code_size=8, hidden=(32,), epochs=1, batch_size=8192,
+                     in_memory="auto", random_state=0, device="cpu").fit(X)
+    assert np.isfinite(ae.history_[-1]["train_loss"])
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    """
+)
+
+
+@pytest.mark.slow
+def test_fit_on_npy_larger_than_peak_memory(tmp_path):
+    """A 2 GiB float32 .npy trains with a peak RSS under 700 MiB (< 1/3 of it)."""
+    from aekit.data.sources import available_memory
+
+    path = tmp_path / "big.npy"
+    rows, cols = 2 * 2**30 // (4 * 128), 128
+    out = np.lib.format.open_memmap(path, "w+", np.float32, (rows, cols))
+    rng = np.random.default_rng(0)
+    for i in range(0, rows, 2**18):
+        out[i : i + 2**18] = rng.random((min(2**18, rows - i), cols), np.float32)
+    out.flush()
+    del out
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    # Force streaming even on a machine with lots of free memory.
+    code = RSS_CHILD.replace('in_memory="auto"', "in_memory=False")
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    peak = int(r.stdout.split()[-1])
+    size = path.stat().st_size
+    assert peak < 700 * 2**20 < size / 2.9, (
+        f"peak RSS {peak / 2**20:.0f} MiB for a {size / 2**30:.2f} GiB file "
+        f"(available memory {available_memory() / 2**30:.1f} GiB)"
+    )

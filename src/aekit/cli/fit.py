@@ -12,6 +12,7 @@ import click
 from aekit.cli.options import given, parse_image_size, parse_ints, read_toml
 from aekit.exceptions import ConfigError
 from aekit.io import atomic_write_json
+from aekit.training.distributed import is_main_process
 
 CHECKPOINT = "checkpoint.safetensors"
 FIT_STATE = "fit.json"
@@ -119,6 +120,20 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
     ),
     ("--seed", "random_state", int, "Random seed (default 0).", None),
     (
+        "--precision",
+        "precision",
+        click.Choice(["fp32", "bf16", "fp16", "auto"]),
+        "Training precision (mixed precision with autocast).",
+        None,
+    ),
+    (
+        "--compile/--no-compile",
+        "compile",
+        bool,
+        "torch.compile the training step.",
+        None,
+    ),
+    (
         "--contamination",
         "contamination",
         float,
@@ -184,21 +199,25 @@ def fit_run(
     ds = load(data, key=key, image_size=image_size)
     build = getattr(cls, "from_flat_params", cls)
     est = build(**{"random_state": 0, **params, "verbose": verbose})
+    main = is_main_process()  # under torchrun, only rank 0 writes files
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(
-        out / FIT_STATE,
-        {
-            "data": str(data),
-            "key": key,
-            "image_size": image_size,
-            "task": task,
-            "params": {
-                k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
+    if main:
+        atomic_write_json(
+            out / FIT_STATE,
+            {
+                "data": str(data),
+                "key": key,
+                "image_size": image_size,
+                "task": task,
+                "params": {
+                    k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
+                },
             },
-        },
-    )
+        )
     t0 = time.perf_counter()
     est.fit(ds, checkpoint=out / CHECKPOINT, resume=resume)
+    if not main:
+        return est, ds
     est.save(
         out,
         extra_summary={
@@ -285,7 +304,7 @@ def fit_command(
     if config_file:
         params |= read_toml(config_file, known)
     for flag, name, _type, _help, convert in FIT_OPTIONS:
-        dest = flag.lstrip("-").replace("-", "_")
+        dest = flag.split("/")[0].lstrip("-").replace("-", "_")
         if given(ctx, dest):
             value = flags[dest]
             params[name] = convert(value) if convert else value
@@ -306,6 +325,8 @@ def fit_command(
         verbose=0 if quiet else 1,
         task=task,
     )
+    if not is_main_process():
+        return
     summary = json.loads((out_path / "summary.json").read_text())
     last = est.history_[-1]
     click.echo(
