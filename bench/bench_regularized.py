@@ -140,7 +140,7 @@ def main() -> int:
     p0 = recon_psnr(res_plain[0], Xt)
     row(
         "plain, 1 sigmoid layer, code 64",
-        "mean ||J||_F; code motion; PSNR",
+        "mean ‖J‖_F; code motion; PSNR",
         f"{j0:.3f}; {m0:.4f}; {p0:.2f} dB",
         "-",
         res_plain,
@@ -150,7 +150,7 @@ def main() -> int:
         j, m = jac_norm(res[0], Xt), code_motion(res[0], Xt)
         row(
             f"contractive {w:g} (closed form), same",
-            "mean ||J||_F; code motion; PSNR",
+            "mean ‖J‖_F; code motion; PSNR",
             f"{j:.3f} ({j0 / j:.1f}x smaller); {m:.4f} ({m0 / m:.1f}x); "
             f"{recon_psnr(res[0], Xt):.2f} dB",
             f"plain {j0:.3f}; {m0:.4f}; {p0:.2f} dB",
@@ -159,14 +159,14 @@ def main() -> int:
     deep = dict(code_size=16, hidden=(128, 64), lr=3e-3)
     res_plain = fit(X, **deep)
     j0, p0 = jac_norm(res_plain[0], Xt), recon_psnr(res_plain[0], Xt)
-    row("plain, 784-128-64-16", "mean ||J||_F; PSNR", f"{j0:.3f}; {p0:.2f} dB", "-",
+    row("plain, 784-128-64-16", "mean ‖J‖_F; PSNR", f"{j0:.3f}; {p0:.2f} dB", "-",
         res_plain)  # fmt: skip
     for method in ("exact", "hutchinson"):
         res = fit(X, contractive=f"1e-2,method={method}", **deep)
         j = jac_norm(res[0], Xt)
         row(
             f"contractive 1e-2 ({method}), same",
-            "mean ||J||_F; PSNR",
+            "mean ‖J‖_F; PSNR",
             f"{j:.3f} ({j0 / j:.1f}x smaller); {recon_psnr(res[0], Xt):.2f} dB",
             f"plain {j0:.3f}; {p0:.2f} dB",
             res,
@@ -210,7 +210,7 @@ def main() -> int:
         f"Trained on the first {N_TRAIN} MNIST training digits, {EPOCHS} epochs, "
         f"batch 64, seed 0, one thread; measured on the first {N_TEST} test digits "
         "(PSNR on pixels in [0, 1]). Probe: logistic regression on 1,000 labelled "
-        "training digits. Code motion: mean ||z(x + e) - z(x)|| for Gaussian e of "
+        "training digits. Code motion: mean ‖z(x + e) - z(x)‖ for Gaussian e of "
         "0.05 x the pixel range. Times are for the fit alone; wall times are "
         "inflated on a shared machine, CPU times less so.\n\n"
         f"Reproduce: `python bench/bench_regularized.py` (AEKIT_BENCH_N_TRAIN="
