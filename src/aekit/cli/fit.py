@@ -75,7 +75,22 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         "--noise",
         "noise",
         str,
-        "Denoising: input corruption such as gaussian:0.3 or masking:0.25.",
+        "Denoising: input corruption such as gaussian:0.3, masking:0.25, "
+        "salt_pepper:0.1, blur:1.5 or blocks:2.",
+        _optional_str,
+    ),
+    (
+        "--sparsity",
+        "sparsity",
+        str,
+        "Sparse code: kl:0.05 (target mean activation), l1:1e-3 or topk:25.",
+        _optional_str,
+    ),
+    (
+        "--contractive",
+        "contractive",
+        str,
+        "Contractive penalty weight, e.g. 1e-3 (or 1e-3,method=hutchinson).",
         _optional_str,
     ),
     ("--dropout", "dropout", float, "Dropout after hidden layers.", None),

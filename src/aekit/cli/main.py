@@ -37,9 +37,18 @@ def cli():
 
 
 def _register() -> None:
-    from aekit.cli import anomalies, datasets, demo, encode, evaluate, fit, report
+    from aekit.cli import (
+        anomalies,
+        datasets,
+        demo,
+        denoise,
+        encode,
+        evaluate,
+        fit,
+        report,
+    )
 
-    for module in (fit, encode, evaluate, demo, datasets, report, anomalies):
+    for module in (fit, encode, evaluate, demo, datasets, report, anomalies, denoise):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -12,6 +12,7 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from aekit import guard as data_guard
+from aekit import regularizers
 from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
 from aekit.data.sources import NpyFile, RowSource, available_memory
@@ -23,7 +24,12 @@ from aekit.metrics import compression, error_summary, per_sample_mse
 from aekit.model import AutoencoderModule
 from aekit.registry import CORRUPTIONS, LATENTS, REGULARIZERS
 from aekit.runs import read_run, write_run
-from aekit.training.trainer import Trainer, TrainerConfig, resolve_device
+from aekit.training.trainer import (
+    TensorSource,
+    Trainer,
+    TrainerConfig,
+    resolve_device,
+)
 
 ERROR_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 
@@ -58,7 +64,16 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Input corruption for a denoising autoencoder, e.g. "gaussian:0.3" or
         "masking:0.25"; applied in training only.
     regularizers : sequence of str or dict, default=()
-        Penalties on the code, e.g. ("l1:1e-3",).
+        Penalties on the code, e.g. ("l1:1e-3",) or ("topk:25", "contractive:1e-3").
+    sparsity : str, dict or None, default=None
+        A sparse code: "l1:WEIGHT", "kl:TARGET" (mean activation, e.g.
+        "kl:0.05" or "kl:target=0.05,weight=0.01"; the code becomes a sigmoid
+        unless ``code_activation`` says otherwise) or "topk:K". Same as adding
+        it to ``regularizers``.
+    contractive : float, str or None, default=None
+        Weight of the contractive penalty ||dz/dx||_F^2, or a spec with options
+        ("contractive:1e-3,method=hutchinson"). Same as adding it to
+        ``regularizers``.
     dropout : float, default=0.0
     batch_norm : bool, default=False
     epochs : int or "auto", default="auto"
@@ -118,6 +133,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     reconstruction_error_ : dict
         Mean, std and quantiles of the per-sample reconstruction MSE (scaled
         units) on the training and validation samples.
+    code_statistics_ : dict
+        What the regularizers measure on held-out data with the final weights,
+        e.g. ``mean_activation`` and ``active_fraction`` of a sparse code, or
+        ``jacobian_frobenius_sq`` of a contractive one (``history_`` has them
+        per epoch as ``val_stat_*``).
     error_quantiles_ : ndarray of shape (201,)
         Quantiles of the held-out per-sample errors at levels 0, 0.005, ..., 1.
     fit_seconds_ : float
@@ -143,6 +163,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         latent: str | dict = "deterministic",
         noise: str | dict | None = None,
         regularizers: tuple = (),
+        sparsity: str | dict | None = None,
+        contractive: float | str | dict | None = None,
         dropout: float = 0.0,
         batch_norm: bool = False,
         epochs: int | str = "auto",
@@ -171,6 +193,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.latent = latent
         self.noise = noise
         self.regularizers = regularizers
+        self.sparsity = sparsity
+        self.contractive = contractive
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.epochs = epochs
@@ -205,6 +229,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             latent["activation"] = self.code_activation
         regs = self.regularizers
         regs = [regs] if isinstance(regs, str | dict) else list(regs or ())
+        regs = [REGULARIZERS.parse(r) for r in regs]
+        regs += regularizers.from_options(self.sparsity, self.contractive)
+        kl = any(r["kind"] == "kl" for r in regs)
+        if kl and self.code_activation is None and latent["kind"] == "deterministic":
+            latent.setdefault("activation", "sigmoid")  # KL needs a code in (0, 1)
         return {
             "architecture": {
                 "kind": "dense",
@@ -219,7 +248,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 "batch_norm": bool(self.batch_norm),
             },
             "latent": latent,
-            "regularizers": [REGULARIZERS.parse(r) for r in regs],
+            "regularizers": regs,
             "corruption": CORRUPTIONS.parse(self.noise) if self.noise else None,
             "likelihood": {"kind": LOSS_ALIASES[loss]},
         }
@@ -378,6 +407,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.best_epoch_ = trainer.best_epoch
         self.stopped_early_ = trainer.stopped_early
         self._fit_error_stats(Xs_train, Xs_val)
+        # Measurements the components log (stat_* terms: code sparsity, Jacobian
+        # norm, ...) for the final weights, on held-out data when there is some.
+        held_out = Xs_val if Xs_val is not None and len(Xs_val) else Xs_train
+        terms = trainer.evaluate(self.module_, TensorSource(torch.from_numpy(held_out)))
+        self.code_statistics_ = {
+            k[5:]: v for k, v in terms.items() if k.startswith("stat_")
+        }
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
@@ -425,6 +461,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def _regularized(self) -> bool:
         return (
             bool(self.regularizers)
+            or self.sparsity is not None
+            or self.contractive is not None
             or self.noise is not None
             or (self.latent != "deterministic")
         )
@@ -493,6 +531,21 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Xs = self._guarded(data_guard.reconstruction(self.module_), X, "reconstruct")
         return self.scaler_.inverse_transform(Xs)
 
+    def denoise(self, X) -> np.ndarray:
+        """Clean ``X``: :meth:`reconstruct`, named for a denoising autoencoder.
+
+        Give the noisy, blurred or incomplete samples as they are; the result
+        has the shape and units of ``X``. Corruption is never applied here.
+        The data guard is not applied either: its reference errors come from
+        clean held-out data, so noisy input would always look foreign.
+        """
+        X = self._prepare(X)
+        self.module_.eval()
+        Xs = batched(
+            self.module_, X, device=self._device, prepare=self.scaler_.transform
+        )
+        return self.scaler_.inverse_transform(Xs)
+
     def reconstruction_error(self, X) -> np.ndarray:
         """Per-sample mean squared reconstruction error, in scaled units."""
         X = self._prepare(X)
@@ -545,6 +598,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             "stopped_early": self.stopped_early_,
             "final": {k: v for k, v in last.items() if k not in ("epoch",)},
             "reconstruction_error": self.reconstruction_error_,
+            "code_statistics": getattr(self, "code_statistics_", {}),
             "compression": compression(
                 self.input_shape_, self.input_dtype_, self.module_.code_shape
             ),
@@ -568,6 +622,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             "best_epoch": self.best_epoch_,
             "stopped_early": self.stopped_early_,
             "reconstruction_error": self.reconstruction_error_,
+            "code_statistics": getattr(self, "code_statistics_", {}),
             "fit_seconds": getattr(self, "fit_seconds_", None),
         }
         return write_run(
@@ -622,6 +677,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             est.stopped_early_ = fitted.get("stopped_early", False)
             est.reconstruction_error_ = fitted.get("reconstruction_error", {})
             est.fit_seconds_ = fitted.get("fit_seconds")
+            est.code_statistics_ = fitted.get("code_statistics", {})
             est._load_extra(config, tensors)
         except ModelFileError:
             raise
