@@ -11,23 +11,27 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from aekit.data.binarize import DynamicBinarization, binarize, check_mode
+from aekit.data.binarize import check_unit_interval as _check_unit_interval
 from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
 from aekit.data.validation import check_array
 from aekit.estimators.base import batched, register_estimator, seed_from
+from aekit.estimators.generative import GenerativeMixin
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
 from aekit.losses import LOSS_ALIASES
 from aekit.metrics import compression, error_summary, per_sample_mse
 from aekit.model import AutoencoderModule
-from aekit.registry import CORRUPTIONS, LATENTS, REGULARIZERS
+from aekit.registry import CORRUPTIONS, LATENTS, LIKELIHOODS, REGULARIZERS
 from aekit.runs import read_run, write_run
-from aekit.training.trainer import Trainer, TrainerConfig, resolve_device
+from aekit.training.callbacks import KLWarmup
+from aekit.training.trainer import TensorSource, Trainer, TrainerConfig, resolve_device
 
 ERROR_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 
 
 @register_estimator
-class Autoencoder(TransformerMixin, BaseEstimator):
+class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
     """An autoencoder with scikit-learn's ``fit``/``transform`` interface.
 
     The encoder narrows through ``hidden`` to a code of ``code_size`` units; the
@@ -44,14 +48,31 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     decoder_hidden : tuple of int or None, default=None
     activation : str, default="relu"
         Activation of every hidden layer ("relu", "gelu", "tanh", "sigmoid", ...).
-    loss : {"auto", "mse", "bce"}, default="auto"
+    loss : {"auto", "mse", "bce"} or str, default="auto"
         Reconstruction loss. "bce" needs data in [0, 1] after scaling; "auto"
         picks "bce" when the scaled training data lies in [0, 1], else "mse".
+        Any likelihood spec is accepted too, e.g. "gaussian:variance=learned",
+        "gaussian:variance=0.1", "bernoulli:reduction=mean" or "multinomial".
+        With a variational latent the reconstruction term is summed over
+        elements (nats per sample, ``reduction="sum"``) unless the spec sets a
+        reduction, and "mse" means a Gaussian of fixed variance 1 in scaled
+        units, so that the loss is the negative ELBO.
     code_activation : str or None, default=None
         Activation on the code (None: linear code).
     latent : str or dict, default="deterministic"
         The code's kind: "deterministic" or "variational" (with options, e.g.
-        "variational:beta=4").
+        "variational:beta=4" or "variational:free_bits=0.1"). A variational
+        latent makes a variational autoencoder: see ``sample``, ``elbo``,
+        ``log_likelihood``, ``posterior``, ``interpolate`` and ``latent_grid``.
+    kl_warmup : float, default=0.0
+        Epochs over which the KL weight of a variational latent ramps linearly
+        from 0 to 1 (updated every step); 0: no warm-up. The validation loss
+        that early stopping watches always uses the full weight.
+    binarize : {None, "dynamic", "static"}, default=None
+        For data in [0, 1] that stands for binary events (pixel intensities):
+        "dynamic" trains on a fresh Bernoulli draw of every batch, "static" on
+        one draw made before training. Validation data is drawn once, with the
+        estimator's seed.
     noise : str, dict or None, default=None
         Input corruption for a denoising autoencoder, e.g. "gaussian:0.3" or
         "masking:0.25"; applied in training only.
@@ -123,6 +144,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         loss: str = "auto",
         code_activation: str | None = None,
         latent: str | dict = "deterministic",
+        kl_warmup: float = 0.0,
+        binarize: str | None = None,
         noise: str | dict | None = None,
         regularizers: tuple = (),
         dropout: float = 0.0,
@@ -147,6 +170,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.loss = loss
         self.code_activation = code_activation
         self.latent = latent
+        self.kl_warmup = kl_warmup
+        self.binarize = binarize
         self.noise = noise
         self.regularizers = regularizers
         self.dropout = dropout
@@ -179,6 +204,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             latent["activation"] = self.code_activation
         regs = self.regularizers
         regs = [regs] if isinstance(regs, str | dict) else list(regs or ())
+        likelihood = LIKELIHOODS.parse(LOSS_ALIASES.get(loss, loss))
+        if latent["kind"] == "variational":
+            # The ELBO needs log p(x|z) in nats per sample: sum over elements, and
+            # a normalised density for continuous data.
+            likelihood.setdefault("reduction", "sum")
+            if loss == "mse":
+                likelihood["variance"] = 1.0
         return {
             "architecture": {
                 "kind": "dense",
@@ -195,7 +227,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             "latent": latent,
             "regularizers": [REGULARIZERS.parse(r) for r in regs],
             "corruption": CORRUPTIONS.parse(self.noise) if self.noise else None,
-            "likelihood": {"kind": LOSS_ALIASES[loss]},
+            "likelihood": likelihood,
         }
 
     def _trainer_config(self, seed: int) -> TrainerConfig:
@@ -213,6 +245,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         )
 
     def _callbacks(self) -> list[Any]:
+        if self.kl_warmup:
+            return [KLWarmup(float(self.kl_warmup))]
         return []
 
     def _resolve_loss(self, Xs: np.ndarray) -> str:
@@ -221,14 +255,24 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if self.loss == "auto":
             return "bce" if in_unit else "mse"
         if self.loss not in LOSS_ALIASES:
-            raise ConfigError(
-                "The 'loss' parameter must be 'auto', 'mse' or 'bce'. "
-                f"Got {self.loss!r}."
-            )
-        if self.loss == "bce" and not in_unit:
+            if (
+                not isinstance(self.loss, str)
+                or ":" not in self.loss
+                and (self.loss not in LIKELIHOODS)
+            ):
+                raise ConfigError(
+                    "The 'loss' parameter must be 'auto', 'mse', 'bce' or a "
+                    "likelihood such as 'gaussian:variance=learned'. "
+                    f"Got {self.loss!r}."
+                )
+            spec = LIKELIHOODS.parse(self.loss)
+            needs_unit = LIKELIHOODS.get(spec["kind"]).needs_unit_interval
+        else:
+            needs_unit = LIKELIHOODS.get(LOSS_ALIASES[self.loss]).needs_unit_interval
+        if needs_unit and not in_unit:
             raise DataError(
-                f"loss='bce' needs data in [0, 1], but the scaled data ranges over "
-                f"[{lo:.4g}, {hi:.4g}]. Use loss='mse', or scaling='minmax'."
+                f"loss={self.loss!r} needs data in [0, 1], but the scaled data ranges "
+                f"over [{lo:.4g}, {hi:.4g}]. Use loss='mse', or scaling='minmax'."
             )
         return self.loss
 
@@ -303,6 +347,18 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Xs_val = self.scaler_.transform(np.asarray(X[val_idx])) if n_val else None
         self.loss_ = self._resolve_loss(Xs_train)
         self._warn_overcomplete()
+        check_mode(self.binarize)
+        train_source: Any = TensorSource(torch.from_numpy(Xs_train))
+        if self.binarize is not None:
+            _check_unit_interval(Xs_train, "training data")
+            if Xs_val is not None:
+                Xs_val = binarize(Xs_val, random_state=seed)
+            if self.binarize == "static":
+                train_source = TensorSource(
+                    torch.from_numpy(binarize(Xs_train, random_state=seed + 1))
+                )
+            else:
+                train_source = DynamicBinarization(train_source)
 
         torch.manual_seed(seed)
         self.module_ = AutoencoderModule(
@@ -316,7 +372,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         )
         self.history_ = trainer.fit(
             self.module_,
-            torch.from_numpy(Xs_train),
+            train_source,
             torch.from_numpy(Xs_val) if Xs_val is not None else None,
             resume=resume,
         )
@@ -365,8 +421,15 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         X, _ = self._validate(X, reset=False)
         return X
 
-    def transform(self, X) -> np.ndarray:
-        """Encode ``X``: the codes, shape ``(n_samples, code_size)``."""
+    def transform(self, X, *, sample: bool = False, random_state=None) -> np.ndarray:
+        """Encode ``X``: the codes, shape ``(n_samples, code_size)``.
+
+        Deterministic: a variational latent gives its posterior mean. With
+        ``sample=True`` (variational latent only), one draw from q(z|x) per
+        sample, seeded by ``random_state``; see also ``posterior``.
+        """
+        if sample:
+            return self.sample_posterior(X, random_state=random_state)
         X = self._prepare(X)
         self.module_.eval()
         return batched(
