@@ -80,6 +80,7 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--epochs-scale", type=float, default=1.0, help="multiply default epochs"
     )
+    ap.add_argument("--kl-warmup", type=float, help="warm-up epochs for every config")
     ap.add_argument("--iw-samples", type=int, default=1000)
     ap.add_argument("--test-n", type=int, default=10_000, help="first N test digits")
     ap.add_argument("--fd-n", type=int, default=10_000, help="samples for FD-MNIST")
@@ -115,6 +116,8 @@ def main(argv=None) -> int:
     for name in [c.strip() for c in args.configs.split(",") if c.strip()]:
         params, epochs = CONFIGS[name]
         epochs = args.epochs or max(1, round(epochs * args.epochs_scale))
+        if args.kl_warmup is not None:
+            params = {**params, "kl_warmup": args.kl_warmup}
         vae = Autoencoder(
             latent="variational",
             binarize="dynamic",
