@@ -255,11 +255,10 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         if self.loss == "auto":
             return "bce" if in_unit else "mse"
         if self.loss not in LOSS_ALIASES:
-            if (
-                not isinstance(self.loss, str)
-                or ":" not in self.loss
-                and (self.loss not in LIKELIHOODS)
-            ):
+            spec_like = isinstance(self.loss, str) and (
+                ":" in self.loss or self.loss in LIKELIHOODS
+            )
+            if not spec_like:
                 raise ConfigError(
                     "The 'loss' parameter must be 'auto', 'mse', 'bce' or a "
                     "likelihood such as 'gaussian:variance=learned'. "
@@ -349,10 +348,11 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         self._warn_overcomplete()
         check_mode(self.binarize)
         train_source: Any = TensorSource(torch.from_numpy(Xs_train))
+        Xs_val_fit = Xs_val  # what early stopping scores
         if self.binarize is not None:
             _check_unit_interval(Xs_train, "training data")
             if Xs_val is not None:
-                Xs_val = binarize(Xs_val, random_state=seed)
+                Xs_val_fit = binarize(Xs_val, random_state=seed)
             if self.binarize == "static":
                 train_source = TensorSource(
                     torch.from_numpy(binarize(Xs_train, random_state=seed + 1))
@@ -373,7 +373,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         self.history_ = trainer.fit(
             self.module_,
             train_source,
-            torch.from_numpy(Xs_val) if Xs_val is not None else None,
+            torch.from_numpy(Xs_val_fit) if Xs_val_fit is not None else None,
             resume=resume,
         )
         self.best_epoch_ = trainer.best_epoch
