@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# AEKIT_SHARED_DATA points a checkout outside the project folder at the data.
+SHARED_DATA = Path(
+    os.environ.get(
+        "AEKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"
+    )
+)
 MNIST_DIR = SHARED_DATA / "mnist"
 ML100K = SHARED_DATA / "ml-100k" / "u.data"
 

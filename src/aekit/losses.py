@@ -10,6 +10,7 @@ one number per sample: ``"mean"`` (the familiar MSE/BCE losses) or ``"sum"``
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +21,9 @@ from aekit.registry import LIKELIHOODS, Component
 
 class Likelihood(Component):
     n_params = 1  # decoder outputs per data element
+    # Whether ``nll`` summed over elements is an exact negative log-likelihood
+    # in nats (what the ELBO and IWAE bounds need); squared error is not.
+    normalised = True
 
     def __init__(self, config):
         super().__init__(config)
@@ -58,22 +62,85 @@ class Bernoulli(Likelihood):
     def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy_with_logits(out, x, reduction="none")
 
+    def draw(self, out: torch.Tensor) -> torch.Tensor:
+        """Binary values drawn from p(x|z), from torch's global generator."""
+        return torch.bernoulli(torch.sigmoid(out))
+
 
 @LIKELIHOODS.register("gaussian")
 class Gaussian(Likelihood):
-    """Squared error: a Gaussian likelihood with fixed variance (the MSE loss)."""
+    """Gaussian likelihood: squared error, or a normalised density in nats.
+
+    ``variance=None`` (the default) is the plain squared error, the familiar MSE
+    loss (a Gaussian log-likelihood up to scale and constant). A number fixes
+    the variance and scores the exact negative log-density
+    ``0.5 * ((x - mu)**2 / var + log(2 pi var))``, the form a variational
+    autoencoder needs. ``"learned"`` makes the decoder output a log-variance per
+    element next to the mean (``n_params = 2``), as in Kingma & Welling 2014
+    (https://arxiv.org/abs/1312.6114, appendix C.2); ``min_variance`` floors it,
+    because a variance free to shrink to 0 on a constant pixel drives the
+    log-likelihood to infinity.
+    """
 
     needs_unit_interval = False
 
     @dataclasses.dataclass(frozen=True)
     class Config:
-        reduction: str = "mean"  # "mean" over elements (MSE) or "sum"
+        reduction: str = "mean"  # "mean" over elements (MSE) or "sum" (nats)
+        variance: float | str | None = None  # None: squared error; float; "learned"
+        min_variance: float = 1e-3  # floor of a learned variance (scaled units)
+
+    def __init__(self, config):
+        super().__init__(config)
+        v = config.variance
+        if v == "learned":
+            self.n_params = 2
+        elif v is not None and (
+            isinstance(v, bool) or not isinstance(v, int | float) or v <= 0
+        ):
+            raise ConfigError(
+                "The Gaussian likelihood's 'variance' must be None (squared error), "
+                f"a positive number or 'learned'. Got {v!r}."
+            )
+        if config.min_variance <= 0:
+            raise ConfigError(f"min_variance must be > 0. Got {config.min_variance!r}.")
+
+    @property
+    def normalised(self) -> bool:
+        return self.config.variance is not None
+
+    def _split(self, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.n_params == 1:
+            return out, None
+        # (B, 2, *shape): mean, then a log-variance floored smoothly.
+        floor = math.log(self.config.min_variance)
+        logvar = floor + F.softplus(out[:, 1] - floor)
+        return out[:, 0], logvar
 
     def mean(self, out: torch.Tensor) -> torch.Tensor:
-        return out
+        return self._split(out)[0]
+
+    def variance(self, out: torch.Tensor) -> torch.Tensor:
+        """Per-element variance of p(x|z) (scaled units); 1 for squared error."""
+        mu, logvar = self._split(out)
+        if logvar is not None:
+            return logvar.exp()
+        return torch.full_like(mu, float(self.config.variance or 1.0))
 
     def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        return (out - x).square()
+        mu, logvar = self._split(out)
+        sq = (mu - x).square()
+        if self.config.variance is None:
+            return sq
+        if logvar is None:
+            var = float(self.config.variance)
+            return 0.5 * (sq / var + math.log(2 * math.pi * var))
+        return 0.5 * (sq * torch.exp(-logvar) + logvar + math.log(2 * math.pi))
+
+    def draw(self, out: torch.Tensor) -> torch.Tensor:
+        """A sample of p(x|z), from torch's global generator."""
+        mu = self.mean(out)
+        return mu + self.variance(out).sqrt() * torch.randn_like(mu)
 
 
 # The loss names users type, mapped to likelihoods.

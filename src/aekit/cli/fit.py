@@ -53,8 +53,9 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
     (
         "--loss",
         "loss",
-        click.Choice(["auto", "mse", "bce"]),
-        "Reconstruction loss.",
+        str,
+        "Reconstruction loss: auto, mse, bce, or a likelihood such as "
+        "gaussian:variance=learned.",
         None,
     ),
     (
@@ -70,6 +71,20 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         str,
         "Code kind: deterministic or variational[:beta=..].",
         None,
+    ),
+    (
+        "--kl-warmup",
+        "kl_warmup",
+        float,
+        "Variational latent: epochs of linear KL warm-up from 0 to 1.",
+        None,
+    ),
+    (
+        "--binarize",
+        "binarize",
+        click.Choice(["dynamic", "static", "none"]),
+        "Data in [0, 1]: train on Bernoulli draws (dynamic: fresh every batch).",
+        _optional_str,
     ),
     (
         "--noise",

@@ -45,10 +45,21 @@ def _register() -> None:
         encode,
         evaluate,
         fit,
+        generate,
         report,
     )
 
-    for module in (fit, encode, evaluate, demo, datasets, report, anomalies, denoise):
+    for module in (
+        fit,
+        encode,
+        evaluate,
+        demo,
+        datasets,
+        report,
+        anomalies,
+        denoise,
+        generate,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -13,17 +13,21 @@ from sklearn.base import BaseEstimator, TransformerMixin
 
 from aekit import guard as data_guard
 from aekit import regularizers
+from aekit.data.binarize import DynamicBinarization, binarize, check_mode
+from aekit.data.binarize import check_unit_interval as _check_unit_interval
 from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
 from aekit.data.sources import NpyFile, RowSource, available_memory
 from aekit.data.validation import check_array
 from aekit.estimators.base import batched, register_estimator, seed_from
+from aekit.estimators.generative import GenerativeMixin
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
 from aekit.losses import LOSS_ALIASES
 from aekit.metrics import compression, error_summary, per_sample_mse
 from aekit.model import AutoencoderModule
-from aekit.registry import CORRUPTIONS, LATENTS, REGULARIZERS
+from aekit.registry import CORRUPTIONS, LATENTS, LIKELIHOODS, REGULARIZERS
 from aekit.runs import read_run, write_run
+from aekit.training.callbacks import KLWarmup
 from aekit.training.trainer import (
     TensorSource,
     Trainer,
@@ -35,7 +39,7 @@ ERROR_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 
 
 @register_estimator
-class Autoencoder(TransformerMixin, BaseEstimator):
+class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
     """An autoencoder with scikit-learn's ``fit``/``transform`` interface.
 
     The encoder narrows through ``hidden`` to a code of ``code_size`` units; the
@@ -52,14 +56,31 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     decoder_hidden : tuple of int or None, default=None
     activation : str, default="relu"
         Activation of every hidden layer ("relu", "gelu", "tanh", "sigmoid", ...).
-    loss : {"auto", "mse", "bce"}, default="auto"
+    loss : {"auto", "mse", "bce"} or str, default="auto"
         Reconstruction loss. "bce" needs data in [0, 1] after scaling; "auto"
         picks "bce" when the scaled training data lies in [0, 1], else "mse".
+        Any likelihood spec is accepted too, e.g. "gaussian:variance=learned",
+        "gaussian:variance=0.1", "bernoulli:reduction=mean" or "multinomial".
+        With a variational latent the reconstruction term is summed over
+        elements (nats per sample, ``reduction="sum"``) unless the spec sets a
+        reduction, and "mse" means a Gaussian of fixed variance 1 in scaled
+        units, so that the loss is the negative ELBO.
     code_activation : str or None, default=None
         Activation on the code (None: linear code).
     latent : str or dict, default="deterministic"
         The code's kind: "deterministic" or "variational" (with options, e.g.
-        "variational:beta=4").
+        "variational:beta=4" or "variational:free_bits=0.1"). A variational
+        latent makes a variational autoencoder: see ``sample``, ``elbo``,
+        ``log_likelihood``, ``posterior``, ``interpolate`` and ``latent_grid``.
+    kl_warmup : float, default=0.0
+        Epochs over which the KL weight of a variational latent ramps linearly
+        from 0 to 1 (updated every step); 0: no warm-up. The validation loss
+        that early stopping watches always uses the full weight.
+    binarize : {None, "dynamic", "static"}, default=None
+        For data in [0, 1] that stands for binary events (pixel intensities):
+        "dynamic" trains on a fresh Bernoulli draw of every batch, "static" on
+        one draw made before training. Validation data is drawn once, with the
+        estimator's seed.
     noise : str, dict or None, default=None
         Input corruption for a denoising autoencoder, e.g. "gaussian:0.3" or
         "masking:0.25"; applied in training only.
@@ -161,6 +182,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         loss: str = "auto",
         code_activation: str | None = None,
         latent: str | dict = "deterministic",
+        kl_warmup: float = 0.0,
+        binarize: str | None = None,
         noise: str | dict | None = None,
         regularizers: tuple = (),
         sparsity: str | dict | None = None,
@@ -191,6 +214,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.loss = loss
         self.code_activation = code_activation
         self.latent = latent
+        self.kl_warmup = kl_warmup
+        self.binarize = binarize
         self.noise = noise
         self.regularizers = regularizers
         self.sparsity = sparsity
@@ -234,6 +259,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         kl = any(r["kind"] == "kl" for r in regs)
         if kl and self.code_activation is None and latent["kind"] == "deterministic":
             latent.setdefault("activation", "sigmoid")  # KL needs a code in (0, 1)
+        likelihood = LIKELIHOODS.parse(LOSS_ALIASES.get(loss, loss))
+        if latent["kind"] == "variational":
+            # The ELBO needs log p(x|z) in nats per sample: sum over elements, and
+            # a normalised density for continuous data.
+            likelihood.setdefault("reduction", "sum")
+            if loss == "mse":
+                likelihood["variance"] = 1.0
         return {
             "architecture": {
                 "kind": "dense",
@@ -250,7 +282,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             "latent": latent,
             "regularizers": regs,
             "corruption": CORRUPTIONS.parse(self.noise) if self.noise else None,
-            "likelihood": {"kind": LOSS_ALIASES[loss]},
+            "likelihood": likelihood,
         }
 
     def _trainer_config(self, seed: int) -> TrainerConfig:
@@ -281,6 +313,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return int(np.clip(-(-12000 // steps_per_epoch), 30, 500))
 
     def _callbacks(self) -> list[Any]:
+        if self.kl_warmup:
+            return [KLWarmup(float(self.kl_warmup))]
         return []
 
     def _resolve_loss(self, Xs: np.ndarray) -> str:
@@ -289,14 +323,23 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if self.loss == "auto":
             return "bce" if in_unit else "mse"
         if self.loss not in LOSS_ALIASES:
-            raise ConfigError(
-                "The 'loss' parameter must be 'auto', 'mse' or 'bce'. "
-                f"Got {self.loss!r}."
+            spec_like = isinstance(self.loss, str) and (
+                ":" in self.loss or self.loss in LIKELIHOODS
             )
-        if self.loss == "bce" and not in_unit:
+            if not spec_like:
+                raise ConfigError(
+                    "The 'loss' parameter must be 'auto', 'mse', 'bce' or a "
+                    "likelihood such as 'gaussian:variance=learned'. "
+                    f"Got {self.loss!r}."
+                )
+            spec = LIKELIHOODS.parse(self.loss)
+            needs_unit = LIKELIHOODS.get(spec["kind"]).needs_unit_interval
+        else:
+            needs_unit = LIKELIHOODS.get(LOSS_ALIASES[self.loss]).needs_unit_interval
+        if needs_unit and not in_unit:
             raise DataError(
-                f"loss='bce' needs data in [0, 1], but the scaled data ranges over "
-                f"[{lo:.4g}, {hi:.4g}]. Use loss='mse', or scaling='minmax'."
+                f"loss={self.loss!r} needs data in [0, 1], but the scaled data ranges "
+                f"over [{lo:.4g}, {hi:.4g}]. Use loss='mse', or scaling='minmax'."
             )
         return self.loss
 
@@ -392,6 +435,23 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             Xs_val = self.scaler_.transform(file.rows(pick(val_idx))) if n_val else None
         self.loss_ = self._resolve_loss(Xs_train)
         self._warn_overcomplete()
+        check_mode(self.binarize)
+        Xs_val_plain = Xs_val  # error statistics stay on the data as given
+        if self.binarize is not None:
+            _check_unit_interval(Xs_train, "training data")
+            if Xs_val is not None:
+                Xs_val = binarize(Xs_val, random_state=seed)
+                val = torch.from_numpy(Xs_val)  # early stopping scores binary data
+            if self.binarize == "static":
+                if file is not None:
+                    raise ConfigError(
+                        "binarize='static' needs the data in memory; use "
+                        "binarize='dynamic' to stream it from disk."
+                    )
+                train = torch.from_numpy(binarize(Xs_train, random_state=seed + 1))
+            else:
+                src = TensorSource(train) if isinstance(train, torch.Tensor) else train
+                train = DynamicBinarization(src)
 
         torch.manual_seed(seed)
         self.module_ = AutoencoderModule(
@@ -406,7 +466,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.history_ = trainer.fit(self.module_, train, val, resume=resume)
         self.best_epoch_ = trainer.best_epoch
         self.stopped_early_ = trainer.stopped_early
-        self._fit_error_stats(Xs_train, Xs_val)
+        self._fit_error_stats(Xs_train, Xs_val_plain)
         # Measurements the components log (stat_* terms: code sparsity, Jacobian
         # norm, ...) for the final weights, on held-out data when there is some.
         held_out = Xs_val if Xs_val is not None and len(Xs_val) else Xs_train
@@ -491,8 +551,15 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         X, _ = self._validate(X, reset=False)
         return X
 
-    def transform(self, X) -> np.ndarray:
-        """Encode ``X``: the codes, shape ``(n_samples, code_size)``."""
+    def transform(self, X, *, sample: bool = False, random_state=None) -> np.ndarray:
+        """Encode ``X``: the codes, shape ``(n_samples, code_size)``.
+
+        Deterministic: a variational latent gives its posterior mean. With
+        ``sample=True`` (variational latent only), one draw from q(z|x) per
+        sample, seeded by ``random_state``; see also ``posterior``.
+        """
+        if sample:
+            return self.sample_posterior(X, random_state=random_state)
         X = self._prepare(X)
         self.module_.eval()
         return self._guarded(data_guard.encoding(self.module_), X, "transform")

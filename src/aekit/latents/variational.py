@@ -3,12 +3,20 @@
 Kingma & Welling 2014 (https://arxiv.org/abs/1312.6114), with the beta weight
 of Higgins et al. 2017 and the free bits of Kingma et al. 2016
 (https://arxiv.org/abs/1606.04934). ``kl_weight`` is a field that a warm-up
-schedule (a trainer callback) sets; ``beta`` is the target weight.
+schedule (:class:`aekit.training.callbacks.KLWarmup`) sets; ``beta`` is the
+target weight.
+
+The warm-up weight and free bits are training devices: in eval mode the
+``"kl"`` term is ``beta`` times the exact KL, so the validation loss that early
+stopping watches is the objective itself (the negative ELBO when ``beta=1``),
+not a value that rises as the warm-up ends. ``stat_kl`` logs the unweighted KL
+in nats per sample.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import torch
 
@@ -43,13 +51,28 @@ class DiagonalGaussian:
         return self.kl_per_dim().flatten(1).sum(1)
 
     def log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        """log q(z) per sample (B,)."""
+        """log q(z) per sample, summed over code dimensions: ``z.shape[:-n]``.
+
+        ``z`` may carry extra leading sample dimensions, e.g. (K, B, *code_shape)
+        for K importance samples; the parameters broadcast over them.
+        """
         lp = -0.5 * (
-            (z - self.mean).square() / self.var
-            + self.logvar
-            + torch.log(torch.tensor(2 * torch.pi))
+            (z - self.mean).square() / self.var + self.logvar + math.log(2 * math.pi)
         )
-        return lp.flatten(1).sum(1)
+        return lp.flatten(lp.ndim - self.mean.ndim + 1).sum(-1)
+
+    def rsample(self, n: int) -> torch.Tensor:
+        """``n`` reparameterized samples: (n, B, *code_shape)."""
+        eps = torch.randn(
+            (n, *self.mean.shape), dtype=self.mean.dtype, device=self.mean.device
+        )
+        return self.mean + (0.5 * self.logvar).exp() * eps
+
+
+def standard_normal_log_prob(z: torch.Tensor, event_dims: int) -> torch.Tensor:
+    """log N(z; 0, I), summed over the last ``event_dims`` dimensions."""
+    lp = -0.5 * (z.square() + math.log(2 * math.pi))
+    return lp.flatten(lp.ndim - event_dims).sum(-1)
 
 
 @LATENTS.register("variational")
@@ -82,13 +105,28 @@ class Variational(Component):
     def mean(self, h: torch.Tensor) -> torch.Tensor:
         return self.posterior(h).mean
 
+    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
+        """log p(z) under the standard normal prior, per sample."""
+        return standard_normal_log_prob(z, len(self.code_shape))
+
+    def sample_prior(
+        self, n: int, *, generator: torch.Generator | None = None
+    ) -> torch.Tensor:
+        """``n`` codes drawn from the prior, on the CPU: (n, *code_shape)."""
+        return torch.randn((n, *self.code_shape), generator=generator)
+
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         q = self.posterior(h)
         z = q.sample()  # (B, *code_shape)
+        kl = q.kl()  # (B,) nats
+        terms = {"stat_kl": kl.detach()}
+        if not self.training:
+            terms["kl"] = self.config.beta * kl
+            return z, terms
         weight = self.config.beta * self.kl_weight
         if self.config.free_bits > 0:
             per_dim = q.kl_per_dim().flatten(1).mean(0)  # (D,) batch mean
-            kl = per_dim.clamp_min(self.config.free_bits).sum()
+            terms["kl"] = weight * per_dim.clamp_min(self.config.free_bits).sum()
         else:
-            kl = q.kl()  # (B,)
-        return z, {"kl": weight * kl}
+            terms["kl"] = weight * kl
+        return z, terms

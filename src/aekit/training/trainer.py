@@ -7,7 +7,9 @@ memory stays a tensor sliced by a fresh permutation each epoch: no per-sample
 DataLoader on the hot path.
 
 Schedules that belong to a model (KL warm-up, noise level) are callbacks with
-``on_epoch_start(model, epoch, n_epochs)`` that set a field on the model.
+``on_epoch_start(model, epoch, n_epochs)`` that set a field on the model; a
+callback may also define ``on_step_start(model, step, steps_per_epoch)`` (``step``
+counts optimizer steps from 0 over the whole run) for per-step schedules.
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ class Trainer:
     ----------
     config : TrainerConfig
     callbacks : sequence of objects with ``on_epoch_start(model, epoch, n_epochs)``
+        and optionally ``on_step_start(model, step, steps_per_epoch)``
     checkpoint : path of a resumable checkpoint written after every epoch, or None
 
     Attributes
@@ -269,7 +272,15 @@ class Trainer:
                 model.train()
                 perm = torch.randperm(n, generator=perm_gen)
                 names, acc, seen = None, None, 0
-                for start in range(0, n, cfg.batch_size):
+                steps_per_epoch = -(-n // cfg.batch_size)
+                step_hooks = [
+                    cb.on_step_start
+                    for cb in self.callbacks
+                    if hasattr(cb, "on_step_start")
+                ]
+                for i, start in enumerate(range(0, n, cfg.batch_size)):
+                    for hook in step_hooks:
+                        hook(model, epoch * steps_per_epoch + i, steps_per_epoch)
                     idx = perm[start : start + cfg.batch_size]
                     if ctx.active:
                         if len(idx) < ctx.world_size:

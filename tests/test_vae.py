@@ -1,0 +1,455 @@
+"""Variational autoencoders: bounds, sampling, warm-up, binarization, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from aekit import Autoencoder, ConfigError, DataError
+from aekit.bounds import elbo_terms, iwae_from_log_weights, log_mean_exp, log_weights
+from aekit.data.binarize import DynamicBinarization, binarize
+from aekit.latents.variational import DiagonalGaussian
+from aekit.losses import Bernoulli, Gaussian
+from aekit.model import AutoencoderModule, default_spec
+from aekit.sample_quality import frechet_distance
+from aekit.training.callbacks import KLWarmup
+from aekit.training.trainer import TensorSource, Trainer, TrainerConfig
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    # Small models: a second thread only adds synchronisation (and on a shared
+    # machine spins); one thread is several times cheaper in CPU time.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def digits01():
+    from sklearn.datasets import load_digits
+
+    return (load_digits().data / 16.0).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def vae(digits01):
+    torch.manual_seed(0)
+    return Autoencoder(
+        code_size=2,
+        hidden=(64,),
+        latent="variational",
+        binarize="dynamic",
+        kl_warmup=2,
+        epochs=15,
+        random_state=0,
+        device="cpu",
+    ).fit(digits01)
+
+
+@pytest.fixture(scope="module")
+def digits_bin(digits01):
+    return binarize(digits01, random_state=1)
+
+
+def _vae_module(seed=0, likelihood=None, code=3):
+    torch.manual_seed(seed)
+    spec = {
+        **default_spec(),
+        "architecture": {"kind": "dense", "hidden": (32,)},
+        "latent": {"kind": "variational", "code_size": code},
+        "likelihood": likelihood or {"kind": "bernoulli", "reduction": "sum"},
+    }
+    return AutoencoderModule(spec, (64,)).eval()
+
+
+# -- distributions and likelihoods --------------------------------------------
+def test_kl_is_zero_at_the_prior_and_positive_elsewhere():
+    q = DiagonalGaussian(torch.zeros(4, 5), torch.zeros(4, 5))
+    assert torch.allclose(q.kl(), torch.zeros(4)), f"KL {q.kl()}"
+    q = DiagonalGaussian(torch.randn(100, 5), torch.randn(100, 5))
+    assert (q.kl() > 0).all(), f"min KL {q.kl().min()}"
+
+
+def test_analytic_kl_matches_monte_carlo():
+    """KL = E_q[log q(z) - log p(z)]: ties kl(), log_prob() and the prior."""
+    from aekit.latents.variational import standard_normal_log_prob
+
+    torch.manual_seed(0)
+    q = DiagonalGaussian(torch.randn(3, 4), 0.5 * torch.randn(3, 4))
+    z = q.rsample(200_000)  # (n, 3, 4)
+    mc = (q.log_prob(z) - standard_normal_log_prob(z, 1)).mean(0)
+    assert torch.allclose(mc, q.kl(), atol=0.03), f"MC {mc} vs exact {q.kl()}"
+
+
+def test_gaussian_likelihoods_are_normal_log_densities():
+    torch.manual_seed(0)
+    mu, x = torch.randn(5, 7), torch.randn(5, 7)
+    fixed = Gaussian(Gaussian.Config(variance=0.3))
+    ref = -torch.distributions.Normal(mu, math.sqrt(0.3)).log_prob(x)
+    assert torch.allclose(fixed.nll(mu, x), ref, atol=1e-5)
+
+    learned = Gaussian(Gaussian.Config(variance="learned", min_variance=1e-4))
+    assert learned.n_params == 2
+    out = torch.stack([mu, torch.randn(5, 7)], dim=1)  # (B, 2, D)
+    var = learned.variance(out)
+    assert (var >= 1e-4).all()
+    ref = -torch.distributions.Normal(mu, var.sqrt()).log_prob(x)
+    assert torch.allclose(learned.nll(out, x), ref, atol=1e-4)
+    assert torch.equal(learned.mean(out), mu)
+    with pytest.raises(ConfigError, match="variance"):
+        Gaussian(Gaussian.Config(variance=-1.0))
+
+
+def test_learned_variance_model_trains_and_decodes_to_data_shape():
+    model = _vae_module(likelihood={"kind": "gaussian", "variance": "learned"})
+    x = torch.randn(32, 64)
+    model.train()
+    terms = model.loss(x)
+    terms["loss"].backward()
+    assert torch.isfinite(terms["loss"])
+    assert all(p.grad is not None for p in model.parameters())
+    model.eval()
+    assert model(x).shape == x.shape
+
+
+def test_bernoulli_is_stable_at_extreme_logits():
+    lik = Bernoulli(Bernoulli.Config(reduction="sum"))
+    out = torch.tensor([[-200.0, 200.0, 0.0]])
+    nll = lik.nll(out, torch.tensor([[0.0, 1.0, 1.0]]))
+    assert torch.isfinite(nll).all()
+    assert torch.allclose(nll, torch.tensor([[0.0, 0.0, math.log(2)]]), atol=1e-6)
+
+
+# -- bounds ---------------------------------------------------------------------
+def test_log_mean_exp_is_stable():
+    a = torch.tensor([[1000.0], [1000.0]])
+    assert torch.allclose(log_mean_exp(a, 0), torch.tensor([1000.0]))
+    b = torch.randn(6, 3)
+    assert torch.allclose(log_mean_exp(b, 0), b.exp().mean(0).log(), atol=1e-6)
+
+
+def test_iwae_with_one_sample_equals_the_elbo_estimate(digits_bin):
+    model = _vae_module()
+    x = torch.from_numpy(digits_bin[:8])
+    torch.manual_seed(1)
+    log_w = log_weights(model, x, 1)
+    # k = 1: the bound is the single log weight, an unbiased ELBO estimate ...
+    assert torch.equal(iwae_from_log_weights(log_w), log_w[0])
+    # ... whose mean over many draws is the ELBO with the exact KL.
+    torch.manual_seed(2)
+    draws = log_weights(model, x, 20_000)  # (k, B), each row a k=1 bound
+    mc, se = draws.mean(0), draws.std(0) / math.sqrt(draws.shape[0])
+    torch.manual_seed(3)
+    exact = elbo_terms(model, x, n_samples=20_000)["elbo"]
+    gap = (mc - exact).abs()
+    assert (gap < 5 * se + 0.05).all(), f"gap {gap} vs standard error {se}"
+
+
+def test_iwae_bound_does_not_decrease_with_k(vae, digits_bin):
+    x = digits_bin[:200]
+    means = {
+        k: vae.log_likelihood(x, iw_samples=k, random_state=k).mean()
+        for k in (1, 10, 100)
+    }
+    assert means[1] < means[10] < means[100], f"bounds by k: {means}"
+    # The tightest bound also lies above the ELBO (exact KL, 10 draws).
+    assert means[100] > vae.elbo(x, n_samples=10)["elbo"], means
+
+
+def test_log_likelihood_is_reproducible_and_batch_independent(vae, digits_bin):
+    x = digits_bin[:50]
+    a = vae.log_likelihood(x, iw_samples=20, random_state=5)
+    b = vae.log_likelihood(x, iw_samples=20, random_state=5)
+    assert np.array_equal(a, b)
+    c = vae.log_likelihood(x, iw_samples=20, random_state=6)
+    assert not np.array_equal(a, c)
+    # Different batch sizes draw differently but estimate the same quantity.
+    d = vae.log_likelihood(x, iw_samples=200, random_state=0, batch_size=7)
+    e = vae.log_likelihood(x, iw_samples=200, random_state=0, batch_size=50)
+    assert abs(d.mean() - e.mean()) < 0.5, (d.mean(), e.mean())
+
+
+# -- the estimator ------------------------------------------------------------
+def test_vae_likelihood_is_summed_in_nats_unless_overridden(vae, digits01):
+    lik = vae.module_.spec()["likelihood"]
+    assert lik["kind"] == "bernoulli" and lik["reduction"] == "sum", lik
+    other = Autoencoder(
+        code_size=2,
+        hidden=(8,),
+        latent="variational",
+        loss="bernoulli:reduction=mean",
+        epochs=1,
+        random_state=0,
+    ).fit(digits01[:100])
+    assert other.module_.spec()["likelihood"]["reduction"] == "mean"
+    mse = Autoencoder(
+        code_size=2, hidden=(8,), latent="variational", loss="mse", epochs=1
+    ).fit(digits01[:100])
+    assert mse.module_.spec()["likelihood"]["variance"] == 1.0
+    # A deterministic autoencoder keeps the familiar per-element mean.
+    ae = Autoencoder(code_size=2, hidden=(8,), epochs=1).fit(digits01[:100])
+    assert ae.module_.spec()["likelihood"].get("reduction", "mean") == "mean"
+
+
+def test_validation_loss_is_the_negative_elbo(vae):
+    """Warm-up weights training only: val loss = recon + exact KL (nats)."""
+    last = vae.history_[-1]
+    assert math.isclose(last["val_kl"], last["val_stat_kl"], rel_tol=1e-6)
+    assert math.isclose(
+        last["val_loss"], last["val_recon"] + last["val_kl"], rel_tol=1e-6
+    )
+    # About 64 binary pixels: the loss is in nats per sample, not per pixel.
+    assert 5 < last["val_loss"] < 64 * math.log(2), last
+
+
+def test_transform_is_the_posterior_mean_and_sampling_is_seeded(vae, digits01):
+    X = digits01[:20]
+    mean, var = vae.posterior(X)
+    assert np.array_equal(vae.transform(X), mean)
+    assert np.array_equal(vae.transform(X), vae.transform(X))
+    assert (var > 0).all() and var.shape == mean.shape == (20, 2)
+    s1 = vae.transform(X, sample=True, random_state=3)
+    s2 = vae.transform(X, sample=True, random_state=3)
+    assert np.array_equal(s1, s2) and not np.allclose(s1, mean)
+    many = vae.sample_posterior(X, 4000, random_state=0)  # (20, 4000, 2)
+    assert np.allclose(many.mean(1), mean, atol=4 * np.sqrt(var.max() / 4000) + 1e-3)
+    assert np.allclose(many.var(1), var, rtol=0.15)
+
+
+def test_same_seed_same_samples(vae):
+    a = vae.sample(16, random_state=7)
+    assert a.shape == (16, 64)
+    assert np.array_equal(a, vae.sample(16, random_state=7))
+    assert not np.allclose(a, vae.sample(16, random_state=8))
+    d = vae.sample(16, random_state=7, draw=True)
+    assert np.array_equal(d, vae.sample(16, random_state=7, draw=True))
+    assert set(np.unique(d)) <= {0.0, 1.0}
+
+
+def test_interpolation_and_latent_grid(vae, digits01):
+    path = vae.interpolate(digits01[0], digits01[1], 7)
+    assert path.shape == (7, 64)
+    ends = vae.inverse_transform(vae.transform(digits01[:2]))
+    assert np.allclose(path[[0, -1]], ends, atol=1e-5)
+    slerp = vae.interpolate(digits01[0], digits01[1], 7, spherical=True)
+    assert np.allclose(slerp[[0, -1]], ends, atol=1e-4)
+    grid = vae.latent_grid(5)
+    assert grid.shape == (25, 64)
+    assert not np.allclose(grid[0], grid[-1])
+
+
+def test_non_variational_models_say_what_to_do(digits01):
+    ae = Autoencoder(code_size=2, hidden=(8,), epochs=1).fit(digits01[:100])
+    for call in (
+        lambda: ae.sample(3),
+        lambda: ae.log_likelihood(digits01[:5]),
+        lambda: ae.transform(digits01[:5], sample=True),
+    ):
+        with pytest.raises(ConfigError, match="latent='variational'"):
+            call()
+    sq = Autoencoder(
+        code_size=3, hidden=(8,), latent="variational", loss="gaussian", epochs=1
+    ).fit(digits01[:100])
+    with pytest.raises(ConfigError, match="not a density"):
+        sq.log_likelihood(digits01[:5])
+    with pytest.raises(ConfigError, match="2-D latent"):
+        sq.latent_grid(4)
+
+
+def test_save_and_load_keep_samples_and_codes(vae, digits01, tmp_path):
+    import aekit
+
+    vae.save(tmp_path / "run")
+    twin = aekit.load(tmp_path / "run")
+    assert np.array_equal(twin.transform(digits01[:10]), vae.transform(digits01[:10]))
+    assert np.array_equal(twin.sample(5, random_state=1), vae.sample(5, random_state=1))
+
+
+# -- warm-up and binarization ---------------------------------------------------
+def test_kl_warmup_ramps_per_step_and_free_bits_floor_the_kl(digits_bin):
+    model = _vae_module()
+    seen = []
+
+    class Spy:
+        def on_epoch_start(self, model, epoch, n_epochs):
+            pass
+
+        def on_step_start(self, model, step, steps_per_epoch):
+            seen.append(model.latent.kl_weight)
+
+    cfg = TrainerConfig(epochs=3, batch_size=600, patience=None, device="cpu")
+    Trainer(cfg, callbacks=[KLWarmup(2), Spy()]).fit(model, digits_bin)
+    # 1797 samples / 600 = 3 steps per epoch; 2 epochs of ramp = 6 steps.
+    expected = [min(1.0, (s + 1) / 6) for s in range(9)]
+    assert np.allclose(seen, expected), seen
+
+    with pytest.raises(ConfigError, match="no KL term"):
+        KLWarmup(1).on_epoch_start(torch.nn.Linear(2, 2), 0, 1)
+
+    fb = AutoencoderModule(
+        {
+            **_vae_module().spec(),
+            "latent": {"kind": "variational", "code_size": 3, "free_bits": 2.0},
+        },
+        (64,),
+    ).train()
+    terms = fb.loss(torch.from_numpy(digits_bin[:64]))
+    assert terms["kl"] >= 3 * 2.0 - 1e-5, terms
+
+
+def test_dynamic_binarization_draws_fresh_binary_batches(digits01):
+    src = DynamicBinarization(TensorSource(torch.from_numpy(digits01)))
+    idx = torch.arange(200)
+    a, b = src.take(idx), src.take(idx)
+    assert set(torch.unique(a).tolist()) <= {0.0, 1.0}
+    assert not torch.equal(a, b)
+    draws = torch.stack([src.take(idx) for _ in range(400)]).mean(0)
+    assert torch.allclose(draws, torch.from_numpy(digits01[:200]), atol=0.12)
+    assert np.array_equal(binarize(digits01, 3), binarize(digits01, 3))
+    with pytest.raises(DataError, match=r"\[0, 1\]"):
+        binarize(digits01 * 2)
+    with pytest.raises(ConfigError, match="binarize"):
+        Autoencoder(latent="variational", binarize="yes", epochs=1).fit(digits01)
+
+
+# -- sample quality -------------------------------------------------------------
+def test_frechet_distance_properties():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(4000, 6))
+    assert frechet_distance(a, a) < 1e-8
+    shifted = frechet_distance(a, a + 2.0)
+    assert abs(shifted - 6 * 4.0) < 1e-6, shifted
+    b = rng.normal(size=(4000, 6)) * 3
+    # Same means: |mu|^2 ~ 0, trace term 6 * (1 + 9 - 2 * 3) = 24.
+    assert abs(frechet_distance(a, b) - 24) < 1.5
+    with pytest.raises(DataError):
+        frechet_distance(a, a[:, :3])
+
+
+# -- the command line -----------------------------------------------------------
+def test_cli_generate_interpolate_evaluate(tmp_path, digits01):
+    from PIL import Image
+
+    from aekit.cli import cli
+
+    runner = CliRunner()
+
+    def run(*args):
+        return runner.invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+    np.save(tmp_path / "d.npy", digits01[:300])
+    out = tmp_path / "run"
+    r = run(
+        "fit",
+        tmp_path / "d.npy",
+        "--out",
+        out,
+        "--latent",
+        "variational",
+        "--code-size",
+        2,
+        "--hidden",
+        32,
+        "--epochs",
+        3,
+        "--kl-warmup",
+        1,
+        "--binarize",
+        "dynamic",
+        "--quiet",
+    )
+    assert r.exit_code == 0, r.output
+    r = run("generate", out, "--n", 12, "--out", tmp_path / "g.png", "--seed", 1)
+    assert r.exit_code == 0, r.output
+    img = np.asarray(Image.open(tmp_path / "g.png"))
+    assert img.ndim == 2 and img.shape[0] > 28 * 3
+    run("generate", out, "--n", 12, "--out", tmp_path / "g.npy", "--seed", 1)
+    assert np.array_equal(
+        np.load(tmp_path / "g.npy"), aekit_load(out).sample(12, random_state=1)
+    )
+    assert run("generate", out, "--grid", 4, "--out", tmp_path / "m.npy").exit_code == 0
+    assert np.load(tmp_path / "m.npy").shape == (16, 64)
+    r = run(
+        "interpolate",
+        out,
+        "--data",
+        tmp_path / "d.npy",
+        "--from",
+        0,
+        "--to",
+        5,
+        "--steps",
+        6,
+        "--out",
+        tmp_path / "s.npy",
+    )
+    assert r.exit_code == 0, r.output
+    assert np.load(tmp_path / "s.npy").shape == (6, 64)
+    assert (
+        run(
+            "interpolate",
+            out,
+            "--data",
+            tmp_path / "d.npy",
+            "--from",
+            0,
+            "--to",
+            3,
+            "--out",
+            tmp_path / "s.png",
+        ).exit_code
+        == 0
+    )
+    r = run("evaluate", out, tmp_path / "d.npy", "--iw-samples", 20)
+    assert r.exit_code == 0, r.output
+    lik = json.loads(r.output)["likelihood"]
+    assert lik["binarized_with_seed"] == 0 and lik["iwae"]["k"] == 20
+    assert math.isclose(lik["elbo"], -(lik["recon"] + lik["kl"]), rel_tol=1e-9)
+    assert lik["iwae"]["log_likelihood"] > lik["elbo"] - 1.0
+
+    # Mistakes: one line, exit code 2.
+    r = runner.invoke(
+        cli,
+        [
+            "interpolate",
+            str(out),
+            "--data",
+            str(tmp_path / "d.npy"),
+            "--from",
+            "0",
+            "--to",
+            "999",
+            "--out",
+            "x.png",
+        ],
+    )
+    assert r.exit_code == 2 and "out of range" in r.output
+    det = tmp_path / "det"
+    run(
+        "fit",
+        tmp_path / "d.npy",
+        "--out",
+        det,
+        "--epochs",
+        1,
+        "--hidden",
+        8,
+        "--code-size",
+        2,
+        "--quiet",
+    )
+    r = runner.invoke(cli, ["generate", str(det), "--out", str(tmp_path / "x.png")])
+    assert r.exit_code == 2 and "cannot generate" in r.output
+
+
+def aekit_load(path):
+    import aekit
+
+    return aekit.load(path)
