@@ -3,6 +3,7 @@
 __version__ = "0.1.0"
 
 from aekit.estimators import Autoencoder  # noqa: E402
+from aekit.estimators.recommender import Recommender  # noqa: E402
 from aekit.exceptions import (  # noqa: E402
     AekitError,
     ConfigError,
@@ -20,6 +21,7 @@ __all__ = [
     "DataError",
     "ModelFileError",
     "NotFittedError",
+    "Recommender",
     "TrainingError",
     "__version__",
     "load",

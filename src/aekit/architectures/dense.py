@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import torch
 from torch import nn
 
 from aekit.exceptions import ConfigError
@@ -30,6 +31,18 @@ def _mlp(widths: list[int], activation: str, dropout: float, batch_norm: bool):
     return layers
 
 
+class L2Normalize(nn.Module):
+    """Scale each sample to unit L2 norm (all-zero samples stay zero).
+
+    The input normalization of Liang et al.'s Mult-VAE/Mult-DAE
+    (https://arxiv.org/abs/1802.05814): users with long and short histories
+    reach the first layer at the same scale.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(x, p=2.0, dim=1)
+
+
 @ARCHITECTURES.register("dense")
 class Dense(Component):
     """Fully connected encoder ``in -> hidden[0] -> ... -> hidden[-1]``."""
@@ -41,6 +54,7 @@ class Dense(Component):
         activation: str = "relu"  # after every hidden layer
         dropout: float = 0.0  # dropout after every hidden layer
         batch_norm: bool = False  # BatchNorm1d before every activation
+        input_norm: str | None = None  # "l2": scale each input to unit L2 norm
 
     def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
         super().__init__(config)
@@ -53,11 +67,17 @@ class Dense(Component):
         if not 0 <= config.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1). Got {config.dropout!r}.")
         make_activation(config.activation)  # fail early on a typo
+        if config.input_norm not in (None, "l2"):
+            raise ConfigError(
+                f"input_norm must be None or 'l2'. Got {config.input_norm!r}."
+            )
         self.input_shape = tuple(input_shape)
         self.n_inputs = math.prod(self.input_shape)
         widths = [self.n_inputs, *config.hidden]
+        norm = [L2Normalize()] if config.input_norm == "l2" else []
         self.encoder = nn.Sequential(
             nn.Flatten(),
+            *norm,
             *_mlp(widths, config.activation, config.dropout, config.batch_norm),
         )
         self.feature_shape = (widths[-1],)

@@ -123,9 +123,34 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
 
 
 def _estimator_class(params: dict[str, Any]):
+    """The estimator that ``params["model"]`` names (default: Autoencoder)."""
     from aekit import Autoencoder
+    from aekit.estimators.base import estimator_for_model
 
-    return Autoencoder
+    name = params.get("model")
+    if name in (None, "autoencoder"):
+        params.pop("model", None)
+        return Autoencoder
+    return estimator_for_model(name)
+
+
+def _model_options(attr: str) -> list[tuple]:
+    """CLI options that registered estimators declare (``CLI_OPTIONS``: estimator
+    parameters; ``CLI_DATA_OPTIONS``: options of their ``read_data``)."""
+    from aekit.estimators.base import MODELS
+
+    seen = {opt[0] for opt in FIT_OPTIONS}
+    out = []
+    for cls in dict.fromkeys(MODELS.values()):
+        for opt in getattr(cls, attr, ()):
+            if opt[0] not in seen:
+                seen.add(opt[0])
+                out.append(opt)
+    return out
+
+
+MODEL_OPTIONS = _model_options("CLI_OPTIONS")
+DATA_OPTIONS = _model_options("CLI_DATA_OPTIONS")
 
 
 def fit_run(
@@ -137,17 +162,29 @@ def fit_run(
     image_size=None,
     resume: bool = False,
     verbose: int = 1,
+    data_options: dict[str, Any] | None = None,
 ):
     """Fit on ``data`` and write the run folder ``out``; returns the estimator."""
     from aekit.data import load
 
     out = Path(out)
-    ds = load(data, key=key, image_size=image_size)
     cls = _estimator_class(params)
     known = cls().get_params()
     unknown = set(params) - set(known)
     if unknown:
-        raise ConfigError(f"Unknown option(s) {', '.join(sorted(unknown))}.")
+        raise ConfigError(
+            f"Unknown option(s) {', '.join(sorted(unknown))} for {cls.__name__}."
+        )
+    reader = getattr(cls, "read_data", None)
+    if reader is not None:  # estimators with their own data (interactions)
+        ds = reader(data, **(data_options or {}))
+    elif data_options:
+        raise ConfigError(
+            f"Option(s) {', '.join(sorted(data_options))} apply to named models "
+            "(--model) only."
+        )
+    else:
+        ds = load(data, key=key, image_size=image_size)
     est = cls(**{"random_state": 0, **params, "verbose": verbose})
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(
@@ -156,6 +193,7 @@ def fit_run(
             "data": str(data),
             "key": key,
             "image_size": image_size,
+            "data_options": data_options or {},
             "params": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
             },
@@ -169,8 +207,8 @@ def fit_run(
             "data": {
                 "source": str(data),
                 "n": len(ds),
-                "sample_shape": list(ds.sample_shape),
-                "kind": ds.kind,
+                "sample_shape": list(getattr(ds, "sample_shape", ())),
+                "kind": getattr(ds, "kind", "interactions"),
             },
             "wall_seconds": time.perf_counter() - t0,
         },
@@ -195,6 +233,12 @@ def fit_run(
     help="TOML file of options; flags override it.",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option(
+    "--model",
+    "model_name",
+    help="A named model instead of an autoencoder: multvae or multdae "
+    "(recommenders on interaction files).",
+)
 @click.option("--key", help="Array name inside an .npz file.")
 @click.option("--image-size", help="Resize images to HxW, e.g. 28x28.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -206,13 +250,21 @@ def fit_run(
 )
 @click.pass_context
 def fit_command(
-    ctx, data, out, config_file, resume, key, image_size, quiet, regularizer, **flags
+    ctx,
+    data,
+    out,
+    config_file,
+    resume,
+    key,
+    image_size,
+    quiet,
+    regularizer,
+    model_name,
+    **flags,
 ):
     """Fit an autoencoder on DATA and write the run folder --out."""
-    from aekit import Autoencoder
-
-    known = set(Autoencoder().get_params()) - {"verbose"}
     params: dict[str, Any] = {}
+    data_options: dict[str, Any] = {}
     out_path = Path(out)
     if resume:
         state_file = out_path / FIT_STATE
@@ -223,15 +275,23 @@ def fit_command(
             )
         state = json.loads(state_file.read_text())
         params |= state["params"]
+        data_options |= state.get("data_options") or {}
         key = key or state.get("key")
         image_size = image_size or state.get("image_size")
+    if model_name is not None:
+        params["model"] = model_name
+    known = set(_estimator_class(dict(params))().get_params()) - {"verbose"}
     if config_file:
         params |= read_toml(config_file, known)
-    for flag, name, _type, _help, convert in FIT_OPTIONS:
+    for flag, name, _type, _help, convert in FIT_OPTIONS + MODEL_OPTIONS:
         dest = flag.lstrip("-").replace("-", "_")
         if given(ctx, dest):
             value = flags[dest]
             params[name] = convert(value) if convert else value
+    for flag, name, _type, _help in DATA_OPTIONS:
+        dest = flag.lstrip("-").replace("-", "_")
+        if given(ctx, dest):
+            data_options[name] = flags[dest]
     if regularizer:
         params["regularizers"] = tuple(regularizer)
     for name in ("hidden", "decoder_hidden", "regularizers"):
@@ -247,18 +307,25 @@ def fit_command(
         else image_size,
         resume=resume,
         verbose=0 if quiet else 1,
+        data_options=data_options,
     )
     summary = json.loads((out_path / "summary.json").read_text())
     last = est.history_[-1]
+    monitor = getattr(est, "monitor_", None)
+    if monitor and 0 < est.best_epoch_ <= len(est.history_):
+        score = f"best {monitor} {est.history_[est.best_epoch_ - 1][monitor]:.5g}"
+    else:
+        score = f"validation loss {last.get('val_loss', last['train_loss']):.5g}"
     click.echo(
         f"Fitted {type(est).__name__} on {len(ds)} samples in "
-        f"{summary['fit_seconds']:.1f} s ({len(est.history_)} epochs); "
-        f"validation loss {last.get('val_loss', last['train_loss']):.5g}."
+        f"{summary['fit_seconds']:.1f} s ({len(est.history_)} epochs); {score}."
     )
     click.echo(f"Run folder: {out_path}")
 
 
-for _flag, _name, _type, _help, _conv in reversed(FIT_OPTIONS):
+for _flag, _name, _type, _help, _conv in reversed(FIT_OPTIONS + MODEL_OPTIONS):
+    fit_command = click.option(_flag, type=_type, default=None, help=_help)(fit_command)
+for _flag, _name, _type, _help in reversed(DATA_OPTIONS):
     fit_command = click.option(_flag, type=_type, default=None, help=_help)(fit_command)
 
 COMMANDS = [fit_command]
