@@ -384,3 +384,24 @@ def test_cli_fit_recommend_evaluate(tmp_path):
         tmp_path / "x",
     )
     assert r.exit_code == 2 and "noise" in r.output
+
+
+def test_sqrt_sum_input_norm_gives_liangs_normalize_then_dropout():
+    from aekit.architectures.dense import InputNorm
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.rand(8, 2000, generator=g) < 0.1).float()  # ~200 items per user
+    norm = InputNorm("sqrt_sum")
+    # Clean binary input: exactly the L2 normalization.
+    torch.testing.assert_close(norm(x), torch.nn.functional.normalize(x, dim=1))
+    # Under dropout p with rescaling, Liang et al. normalise first, then drop.
+    p = 0.5
+    keep = (torch.rand(x.shape, generator=g) >= p).float()
+    liang = torch.nn.functional.normalize(x, dim=1) * keep / (1 - p)
+    ours = norm(x * keep / (1 - p))
+    l2_after = InputNorm("l2")(x * keep / (1 - p))
+    rel = ((ours - liang).norm(dim=1) / liang.norm(dim=1)).max()
+    assert rel < 0.1, f"sqrt_sum after dropout is {rel:.3f} off Liang's input"
+    # Normalising the L2 norm after dropout shrinks the input by sqrt(1 - p).
+    ratio = (l2_after.norm(dim=1) / liang.norm(dim=1)).mean()
+    assert abs(ratio - (1 - p) ** 0.5) < 0.05, ratio
