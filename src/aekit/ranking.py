@@ -25,9 +25,10 @@ def top_k(scores, k: int, exclude: sp.csr_matrix | None = None) -> np.ndarray:
     a row has fewer than ``k`` other items. Equal scores at the cut-off are
     broken arbitrarily (as every top-k routine does).
     """
-    s = torch.as_tensor(np.asarray(scores) if not torch.is_tensor(scores) else scores)
-    s = s.detach().to(torch.float64 if s.dtype == torch.float64 else torch.float32)
-    s = s.clone()
+    if torch.is_tensor(scores):
+        s = scores.detach().float().clone()
+    else:  # a copy: the excluded items are overwritten below
+        s = torch.from_numpy(np.array(scores, dtype=np.float32))
     if exclude is not None:
         ex = sp.csr_matrix(exclude)
         r = np.repeat(np.arange(ex.shape[0]), np.diff(ex.indptr))
