@@ -6,6 +6,7 @@ from aekit.estimators import (  # noqa: E402
     AnomalyDetector,
     Autoencoder,
 )
+from aekit.estimators.recommender import Recommender  # noqa: E402
 from aekit.exceptions import (  # noqa: E402
     AekitError,
     ConfigError,
@@ -25,6 +26,7 @@ __all__ = [
     "DataError",
     "ModelFileError",
     "NotFittedError",
+    "Recommender",
     "TrainingError",
     "__version__",
     "load",

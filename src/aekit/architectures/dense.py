@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import torch
 from torch import nn
 
 from aekit.exceptions import ConfigError
@@ -30,6 +31,33 @@ def _mlp(widths: list[int], activation: str, dropout: float, batch_norm: bool):
     return layers
 
 
+class InputNorm(nn.Module):
+    """Scale each sample by its size, so that short and long inputs (e.g. user
+    histories) reach the first layer at the same scale.
+
+    ``"l2"`` divides by the L2 norm. ``"sqrt_sum"`` divides by the square root
+    of the sum of absolute values: the L2 norm of the clean input when it is
+    binary (an implicit-feedback history), and, unlike the L2 norm, unbiased
+    under rescaled masking (dropout keeps the sum in expectation). Mult-VAE
+    (Liang et al. 2018, https://arxiv.org/abs/1802.05814) L2-normalises the
+    clean history *before* its input dropout, so training inputs keep the
+    scale 1/(1 - p) of dropout; ``"sqrt_sum"`` after the corruption gives that
+    same input. All-zero samples stay zero.
+    """
+
+    def __init__(self, kind: str):
+        super().__init__()
+        self.kind = kind
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.kind == "l2":
+            return nn.functional.normalize(x, p=2.0, dim=1)
+        return x / x.abs().sum(1, keepdim=True).sqrt().clamp_min(1e-12)
+
+    def extra_repr(self) -> str:
+        return repr(self.kind)
+
+
 @ARCHITECTURES.register("dense")
 class Dense(Component):
     """Fully connected encoder ``in -> hidden[0] -> ... -> hidden[-1]``."""
@@ -41,6 +69,7 @@ class Dense(Component):
         activation: str = "relu"  # after every hidden layer
         dropout: float = 0.0  # dropout after every hidden layer
         batch_norm: bool = False  # BatchNorm1d before every activation
+        input_norm: str | None = None  # None, "l2" or "sqrt_sum" (see InputNorm)
 
     def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
         super().__init__(config)
@@ -53,11 +82,18 @@ class Dense(Component):
         if not 0 <= config.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1). Got {config.dropout!r}.")
         make_activation(config.activation)  # fail early on a typo
+        if config.input_norm not in (None, "l2", "sqrt_sum"):
+            raise ConfigError(
+                "input_norm must be None, 'l2' or 'sqrt_sum'. Got "
+                f"{config.input_norm!r}."
+            )
         self.input_shape = tuple(input_shape)
         self.n_inputs = math.prod(self.input_shape)
         widths = [self.n_inputs, *config.hidden]
+        norm = [InputNorm(config.input_norm)] if config.input_norm else []
         self.encoder = nn.Sequential(
             nn.Flatten(),
+            *norm,
             *_mlp(widths, config.activation, config.dropout, config.batch_norm),
         )
         self.feature_shape = (widths[-1],)

@@ -1,4 +1,4 @@
-"""``aekit evaluate RUN_DIR DATA``: reconstruction metrics as JSON."""
+"""``aekit evaluate RUN_DIR DATA``: metrics of a fitted model as JSON."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 
 import click
 
+from aekit.cli.fit import DATA_OPTIONS
 from aekit.cli.options import parse_image_size
 from aekit.exceptions import ConfigError
 
@@ -26,12 +27,29 @@ from aekit.exceptions import ConfigError
     help="Variational models: binarize DATA once with this seed before scoring "
     "(default: 0 for models trained with binarize, else no binarization).",
 )
-def evaluate_command(run_dir, data, key, image_size, iw_samples, binarize_seed):
+@click.option(
+    "--protocol",
+    type=click.Choice(["weak", "strong"]),
+    help="Recommenders: DATA holds held-out items of training users (weak) or "
+    "held-out users (strong).",
+)
+@click.option("--seed", default=0, show_default=True, help="Fold-in split seed.")
+def evaluate_command(
+    run_dir,
+    data,
+    key,
+    image_size,
+    iw_samples,
+    binarize_seed,
+    protocol,
+    seed,
+    **data_options,
+):
     """Print mse, mae, psnr, bce, compression ratio and n as JSON.
 
     For a variational model, also "likelihood": the ELBO with its reconstruction
     and KL terms and, with --iw-samples, the importance-weighted log p(x), in
-    nats per sample.
+    nats per sample. For a recommender: ranking metrics under --protocol.
     """
     import aekit
     from aekit.data import load
@@ -39,6 +57,18 @@ def evaluate_command(run_dir, data, key, image_size, iw_samples, binarize_seed):
     from aekit.workflows import evaluate
 
     model = aekit.load(run_dir)
+    data_options = {k: v for k, v in data_options.items() if v is not None}
+    if hasattr(model, "evaluate_protocol"):  # estimators with their own protocol
+        result = model.evaluate_protocol(
+            data, protocol=protocol or "weak", seed=seed, **data_options
+        )
+        click.echo(json.dumps(result, indent=2))
+        return
+    if protocol or data_options:
+        raise ConfigError(
+            f"--protocol and the column options apply to recommenders; {run_dir} "
+            f"holds a {type(model).__name__}."
+        )
     ds = load(data, key=key, image_size=parse_image_size(image_size))
     out = evaluate(model, ds)
     if is_variational(model):
@@ -57,6 +87,12 @@ def evaluate_command(run_dir, data, key, image_size, iw_samples, binarize_seed):
             f"{model.module_.latent.kind!r} latent."
         )
     click.echo(json.dumps(out, indent=2))
+
+
+for _flag, _name, _type, _help in reversed(DATA_OPTIONS):
+    evaluate_command = click.option(_flag, _name, type=_type, help=_help)(
+        evaluate_command
+    )
 
 
 COMMANDS = [evaluate_command]

@@ -186,9 +186,12 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
 TASKS = {"autoencoder": "Autoencoder", "anomaly": "AnomalyDetector"}
 
 
-def _estimator_class(task: str = "autoencoder"):
-    from aekit.estimators.base import ESTIMATORS
+def _estimator_class(task: str = "autoencoder", model: str | None = None):
+    """The estimator a --task (or a --model name such as multvae) selects."""
+    from aekit.estimators.base import ESTIMATORS, estimator_for_model
 
+    if model not in (None, "autoencoder"):
+        return estimator_for_model(model)
     if task not in TASKS:
         raise ConfigError(f"Unknown task {task!r}. Choose one of: {', '.join(TASKS)}.")
     return ESTIMATORS[TASKS[task]]
@@ -203,6 +206,26 @@ def _known_params(cls) -> set[str]:
     return known
 
 
+def _model_options(attr: str) -> list[tuple]:
+    """CLI options that registered estimators declare (``CLI_OPTIONS``: estimator
+    parameters; ``CLI_DATA_OPTIONS``: options of their ``read_data``)."""
+    import aekit.estimators  # noqa: F401  (registers the named models)
+    from aekit.estimators.base import MODELS
+
+    seen = {opt[0] for opt in FIT_OPTIONS}
+    out = []
+    for cls in dict.fromkeys(MODELS.values()):
+        for opt in getattr(cls, attr, ()):
+            if opt[0] not in seen:
+                seen.add(opt[0])
+                out.append(opt)
+    return out
+
+
+MODEL_OPTIONS = _model_options("CLI_OPTIONS")
+DATA_OPTIONS = _model_options("CLI_DATA_OPTIONS")
+
+
 def fit_run(
     data: str,
     out: str | Path,
@@ -213,20 +236,30 @@ def fit_run(
     resume: bool = False,
     verbose: int = 1,
     task: str = "autoencoder",
+    data_options: dict[str, Any] | None = None,
 ):
     """Fit on ``data`` and write the run folder ``out``; returns the estimator."""
     from aekit.data import load
 
     out = Path(out)
-    cls = _estimator_class(task)
+    cls = _estimator_class(task, params.get("model"))
     unknown = set(params) - _known_params(cls)
     if unknown:
         others = [t for t, c in TASKS.items() if t != task]
         raise ConfigError(
-            f"Unknown option(s) {', '.join(sorted(unknown))} for --task {task}"
-            f" (other tasks: {', '.join(others)})."
+            f"Unknown option(s) {', '.join(sorted(unknown))} for {cls.__name__}"
+            f" (other tasks: {', '.join(others)}; named models: --model)."
         )
-    ds = load(data, key=key, image_size=image_size)
+    reader = getattr(cls, "read_data", None)
+    if reader is not None:  # estimators with their own data (interactions)
+        ds = reader(data, **(data_options or {}))
+    elif data_options:
+        raise ConfigError(
+            f"Option(s) {', '.join(sorted(data_options))} apply to named models "
+            "(--model) only."
+        )
+    else:
+        ds = load(data, key=key, image_size=image_size)
     build = getattr(cls, "from_flat_params", cls)
     est = build(**{"random_state": 0, **params, "verbose": verbose})
     main = is_main_process()  # under torchrun, only rank 0 writes files
@@ -239,6 +272,7 @@ def fit_run(
                 "key": key,
                 "image_size": image_size,
                 "task": task,
+                "data_options": data_options or {},
                 "params": {
                     k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
                 },
@@ -254,8 +288,8 @@ def fit_run(
             "data": {
                 "source": str(data),
                 "n": len(ds),
-                "sample_shape": list(ds.sample_shape),
-                "kind": ds.kind,
+                "sample_shape": list(getattr(ds, "sample_shape", ())),
+                "kind": getattr(ds, "kind", "interactions"),
             },
             "wall_seconds": time.perf_counter() - t0,
         },
@@ -286,6 +320,12 @@ def fit_run(
     default=None,
     help="What to fit: an autoencoder (default) or an anomaly detector.",
 )
+@click.option(
+    "--model",
+    "model_name",
+    help="A named model instead of an autoencoder: multvae or multdae "
+    "(recommenders on interaction files).",
+)
 @click.option("--key", help="Array name inside an .npz file.")
 @click.option("--image-size", help="Resize images to HxW, e.g. 28x28.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -311,11 +351,13 @@ def fit_command(
     quiet,
     no_report,
     regularizer,
+    model_name,
     **flags,
 ):
     """Fit an autoencoder (or, with --task anomaly, an anomaly detector) on DATA
     and write the run folder --out."""
     params: dict[str, Any] = {}
+    data_options: dict[str, Any] = {}
     out_path = Path(out)
     if resume:
         state_file = out_path / FIT_STATE
@@ -329,15 +371,22 @@ def fit_command(
         key = key or state.get("key")
         image_size = image_size or state.get("image_size")
         task = task or state.get("task")
+        data_options |= state.get("data_options") or {}
     task = task or "autoencoder"
-    known = _known_params(_estimator_class(task)) - {"verbose"}
+    if model_name is not None:
+        params["model"] = model_name
+    known = _known_params(_estimator_class(task, params.get("model"))) - {"verbose"}
     if config_file:
         params |= read_toml(config_file, known)
-    for flag, name, _type, _help, convert in FIT_OPTIONS:
+    for flag, name, _type, _help, convert in FIT_OPTIONS + MODEL_OPTIONS:
         dest = flag.split("/")[0].lstrip("-").replace("-", "_")
         if given(ctx, dest):
             value = flags[dest]
             params[name] = convert(value) if convert else value
+    for flag, name, _type, _help in DATA_OPTIONS:
+        dest = flag.lstrip("-").replace("-", "_")
+        if given(ctx, dest):
+            data_options[name] = flags[dest]
     if regularizer:
         params["regularizers"] = tuple(regularizer)
     for name in ("hidden", "decoder_hidden", "regularizers"):
@@ -354,15 +403,20 @@ def fit_command(
         resume=resume,
         verbose=0 if quiet else 1,
         task=task,
+        data_options=data_options,
     )
     if not is_main_process():
         return
     summary = json.loads((out_path / "summary.json").read_text())
     last = est.history_[-1]
+    monitor = getattr(est, "monitor_", None)
+    if monitor and 0 < est.best_epoch_ <= len(est.history_):
+        score = f"best {monitor} {est.history_[est.best_epoch_ - 1][monitor]:.5g}"
+    else:
+        score = f"validation loss {last.get('val_loss', last['train_loss']):.5g}"
     click.echo(
         f"Fitted {type(est).__name__} on {len(ds)} samples in "
-        f"{summary['fit_seconds']:.1f} s ({len(est.history_)} epochs); "
-        f"validation loss {last.get('val_loss', last['train_loss']):.5g}."
+        f"{summary['fit_seconds']:.1f} s ({len(est.history_)} epochs); {score}."
     )
     if hasattr(est, "threshold_"):
         click.echo(
@@ -388,7 +442,9 @@ def fit_command(
             click.echo(f"Report: {report}")
 
 
-for _flag, _name, _type, _help, _conv in reversed(FIT_OPTIONS):
+for _flag, _name, _type, _help, _conv in reversed(FIT_OPTIONS + MODEL_OPTIONS):
+    fit_command = click.option(_flag, type=_type, default=None, help=_help)(fit_command)
+for _flag, _name, _type, _help in reversed(DATA_OPTIONS):
     fit_command = click.option(_flag, type=_type, default=None, help=_help)(fit_command)
 
 COMMANDS = [fit_command]

@@ -46,6 +46,7 @@ def _register() -> None:
         evaluate,
         fit,
         generate,
+        recommend,
         report,
     )
 
@@ -59,6 +60,7 @@ def _register() -> None:
         anomalies,
         denoise,
         generate,
+        recommend,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -2,5 +2,6 @@
 
 from aekit.estimators.anomaly import AnomalyDetector
 from aekit.estimators.autoencoder import Autoencoder
+from aekit.estimators.recommender import Recommender
 
-__all__ = ["AnomalyDetector", "Autoencoder"]
+__all__ = ["AnomalyDetector", "Autoencoder", "Recommender"]

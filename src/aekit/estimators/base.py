@@ -10,9 +10,39 @@ import torch
 ESTIMATORS: dict[str, type] = {}
 
 
+# Model names a user types (``aekit fit --model multvae``) -> estimator class.
+MODELS: dict[str, type] = {}
+
+
 def register_estimator(cls: type) -> type:
     ESTIMATORS[cls.__name__] = cls
     return cls
+
+
+def register_model(*names: str) -> Callable[[type], type]:
+    """Make ``names`` select ``cls`` in ``estimator_for_model`` (and the CLI)."""
+
+    def decorator(cls: type) -> type:
+        for name in names:
+            MODELS[name] = cls
+        return cls
+
+    return decorator
+
+
+def estimator_for_model(name: str) -> type:
+    """The estimator class that a model name (e.g. "multvae") belongs to."""
+    import difflib
+
+    from aekit.exceptions import ConfigError
+
+    if name not in MODELS:
+        close = difflib.get_close_matches(str(name), MODELS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(
+            f"Unknown model {name!r}.{hint} Choose one of: {', '.join(sorted(MODELS))}."
+        )
+    return MODELS[name]
 
 
 def seed_from(random_state) -> int:

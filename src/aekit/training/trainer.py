@@ -154,6 +154,14 @@ class Trainer:
     callbacks : sequence of objects with ``on_epoch_start(model, epoch, n_epochs)``
         and optionally ``on_step_start(model, step, steps_per_epoch)``
     checkpoint : path of a resumable checkpoint written after every epoch, or None
+    validate : callable ``validate(model) -> dict`` or None
+        Extra validation metrics, computed after every epoch in eval mode under
+        ``no_grad`` and logged with the row (e.g. ``{"val_ndcg@100": 0.41}``).
+    monitor : str or None
+        The history key that early stopping and best-weights restore follow.
+        None: ``val_loss`` when there is validation data, else ``train_loss``.
+    mode : {"min", "max"}
+        Whether a lower or a higher ``monitor`` is better.
 
     Attributes
     ----------
@@ -171,7 +179,13 @@ class Trainer:
         callbacks: Sequence[Any] = (),
         checkpoint: str | Path | None = None,
         on_epoch_end: Callable[[dict[str, Any]], None] | None = None,
+        validate: Callable[[torch.nn.Module], dict[str, float]] | None = None,
+        monitor: str | None = None,
+        mode: str = "min",
     ):
+        if mode not in ("min", "max"):
+            raise ConfigError(f"mode must be 'min' or 'max'. Got {mode!r}.")
+        self.validate, self.monitor, self.mode = validate, monitor, mode
         self.config = config
         self.callbacks = list(callbacks)
         self.checkpoint = Path(checkpoint) if checkpoint else None
@@ -211,6 +225,17 @@ class Trainer:
             acc = torch.zeros(len(names), device=self.device)
         acc = ctx.all_reduce_sum(acc)
         return {k: v / n for k, v in zip(names, acc.tolist(), strict=True)}
+
+    def _monitored(self, row: dict[str, Any]) -> float:
+        """The monitored value of an epoch's row, as lower-is-better."""
+        key = self.monitor or ("val_loss" if "val_loss" in row else "train_loss")
+        if key not in row:
+            raise ConfigError(
+                f"monitor={key!r} is not among the logged values "
+                f"({', '.join(k for k in row if k != 'epoch')})."
+            )
+        value = float(row[key])
+        return -value if self.mode == "max" else value
 
     # -- training -----------------------------------------------------------
     def fit(self, model: torch.nn.Module, train, val=None, *, resume: bool = False):
@@ -327,7 +352,11 @@ class Trainer:
                     )
                 if val is not None and len(val):
                     row |= {f"val_{k}": v for k, v in self.evaluate(model, val).items()}
-                monitored = row.get("val_loss", row["train_loss"])
+                if self.validate is not None:
+                    model.eval()
+                    with torch.no_grad():
+                        row |= self.validate(model)
+                monitored = self._monitored(row)
                 row["seconds"] = time.perf_counter() - t0
                 self.history.append(row)
                 if monitored < best_loss - cfg.min_delta:
