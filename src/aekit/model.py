@@ -15,7 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from aekit import architectures, corruption, latents  # noqa: F401  (registries)
+from aekit import (  # noqa: F401  (registries)
+    architectures,
+    corruption,
+    image_corruption,
+    latents,
+)
 from aekit.exceptions import ConfigError
 from aekit.registry import (
     ARCHITECTURES,

@@ -78,6 +78,35 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         _optional_str,
     ),
     ("--dropout", "dropout", float, "Dropout after hidden layers.", None),
+    (
+        "--architecture",
+        "architecture",
+        str,
+        "dense, or conv for images (options: conv:blocks=1,upsample=transposed).",
+        None,
+    ),
+    (
+        "--channels",
+        "channels",
+        str,
+        "Conv: channels per level, e.g. 32,64,128.",
+        _ints("channels"),
+    ),
+    ("--kernel-size", "kernel_size", int, "Conv: odd kernel size.", None),
+    (
+        "--norm",
+        "norm",
+        click.Choice(["none", "batch", "group", "instance"]),
+        "Conv: normalization after each convolution.",
+        _optional_str,
+    ),
+    (
+        "--spatial-code",
+        "spatial_code",
+        click.BOOL,
+        "Conv: spatial code (true) for denoising/repair, or flat (false).",
+        None,
+    ),
     ("--epochs", "epochs", int, "Most epochs (early stopping may end sooner).", None),
     ("--batch-size", "batch_size", int, "Samples per step.", None),
     ("--lr", "lr", float, "Peak learning rate.", None),
@@ -137,12 +166,25 @@ def fit_run(
     image_size=None,
     resume: bool = False,
     verbose: int = 1,
+    patch_size: int | None = None,
+    patches: int | None = None,
 ):
-    """Fit on ``data`` and write the run folder ``out``; returns the estimator."""
+    """Fit on ``data`` and write the run folder ``out``; returns the estimator.
+
+    With ``patch_size``, ``data`` is an image file or folder (sizes may differ)
+    and training draws ``patches`` random patches per epoch from it.
+    """
     from aekit.data import load
 
     out = Path(out)
-    ds = load(data, key=key, image_size=image_size)
+    if patch_size:
+        from aekit.images import PatchSource
+
+        ds = PatchSource.from_path(
+            data, patch_size, patches or 4096, seed=params.get("random_state") or 0
+        )
+    else:
+        ds = load(data, key=key, image_size=image_size)
     cls = _estimator_class(params)
     known = cls().get_params()
     unknown = set(params) - set(known)
@@ -156,6 +198,8 @@ def fit_run(
             "data": str(data),
             "key": key,
             "image_size": image_size,
+            "patch_size": patch_size,
+            "patches": patches,
             "params": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
             },
@@ -199,6 +243,12 @@ def fit_run(
 @click.option("--image-size", help="Resize images to HxW, e.g. 28x28.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
+    "--patch-size",
+    type=int,
+    help="Train on random PxP patches of the images in DATA (any sizes).",
+)
+@click.option("--patches", type=int, help="Patches per epoch with --patch-size (4096).")
+@click.option(
     "--regularizer",
     "regularizer",
     multiple=True,
@@ -206,7 +256,18 @@ def fit_run(
 )
 @click.pass_context
 def fit_command(
-    ctx, data, out, config_file, resume, key, image_size, quiet, regularizer, **flags
+    ctx,
+    data,
+    out,
+    config_file,
+    resume,
+    key,
+    image_size,
+    quiet,
+    patch_size,
+    patches,
+    regularizer,
+    **flags,
 ):
     """Fit an autoencoder on DATA and write the run folder --out."""
     from aekit import Autoencoder
@@ -225,6 +286,8 @@ def fit_command(
         params |= state["params"]
         key = key or state.get("key")
         image_size = image_size or state.get("image_size")
+        patch_size = patch_size or state.get("patch_size")
+        patches = patches or state.get("patches")
     if config_file:
         params |= read_toml(config_file, known)
     for flag, name, _type, _help, convert in FIT_OPTIONS:
@@ -234,7 +297,7 @@ def fit_command(
             params[name] = convert(value) if convert else value
     if regularizer:
         params["regularizers"] = tuple(regularizer)
-    for name in ("hidden", "decoder_hidden", "regularizers"):
+    for name in ("hidden", "decoder_hidden", "regularizers", "channels"):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
     est, ds = fit_run(
@@ -247,6 +310,8 @@ def fit_command(
         else image_size,
         resume=resume,
         verbose=0 if quiet else 1,
+        patch_size=patch_size,
+        patches=patches,
     )
     summary = json.loads((out_path / "summary.json").read_text())
     last = est.history_[-1]

@@ -37,9 +37,27 @@ def cli():
 
 
 def _register() -> None:
-    from aekit.cli import datasets, demo, encode, evaluate, fit
+    from aekit.cli import (
+        datasets,
+        deblur,
+        demo,
+        denoise_images,
+        encode,
+        evaluate,
+        fit,
+        inpaint,
+    )
 
-    for module in (fit, encode, evaluate, demo, datasets):
+    for module in (
+        fit,
+        encode,
+        evaluate,
+        demo,
+        datasets,
+        inpaint,
+        deblur,
+        denoise_images,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 
