@@ -40,7 +40,9 @@ def test_output_has_the_input_shape(shape, spatial, upsample):
 
 def test_channels_last_gives_the_same_outputs():
     torch.manual_seed(0)
-    a = AutoencoderModule(_spec(spatial_code=True, blocks=1), (3, 19, 23))
+    a = AutoencoderModule(
+        _spec(spatial_code=True, blocks=1, channels_last=False), (3, 19, 23)
+    )
     b = AutoencoderModule(
         _spec(spatial_code=True, blocks=1, channels_last=True), (3, 19, 23)
     )
@@ -194,3 +196,36 @@ def test_cli_evaluate_reports_ssim_and_compression(tmp_path, digits):
     comp = m["image_compression"]
     assert comp["float32"]["bytes"] == 32 and comp["uint8"]["bytes"] == 16
     assert comp["png_bytes"] > 0 and comp["float32"]["psnr"] > 5
+
+
+def test_resume_with_channels_last_matches_an_uninterrupted_fit(tmp_path):
+    """Restored Adam moments take the channels_last layout of their weights."""
+    from aekit.training.trainer import Trainer, TrainerConfig
+
+    spec = _spec(spatial_code=True, channels_last=True)
+    x = torch.rand(128, 1, 12, 12)
+    cfg = TrainerConfig(epochs=3, batch_size=32, device="cpu", patience=None)
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_2(row):
+        if row["epoch"] == 2:
+            raise Stop
+
+    models = []
+    for resume in (False, True):
+        torch.manual_seed(0)
+        m = AutoencoderModule(spec, (1, 12, 12))
+        if resume:
+            ckpt = tmp_path / "ck.safetensors"
+            with pytest.raises(Stop):
+                Trainer(cfg, checkpoint=ckpt, on_epoch_end=stop_after_2).fit(m, x)
+            torch.manual_seed(0)
+            m = AutoencoderModule(spec, (1, 12, 12))
+            Trainer(cfg, checkpoint=ckpt).fit(m, x, resume=True)
+        else:
+            Trainer(cfg).fit(m, x)
+        models.append(m.eval())
+    d = (models[0](x) - models[1](x)).abs().max()
+    assert d == 0, f"max diff {d}"
