@@ -202,6 +202,7 @@ def bench_mnist(args) -> tuple[str, list[str]]:
     rng = np.random.default_rng(0)
     rows, notes = [], []
     conditions = [("0.1", 0.1), ("0.3", 0.3), ("0.5", 0.5), ("mask", None)]
+    conditions = [c for c in conditions if c[0] in args.conditions]
     for key, sigma in conditions:
         if sigma is not None:
             noisy = np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 1)
@@ -329,7 +330,7 @@ def bench_photos(args) -> str:
     if args.crop:  # smoke tests only
         photos = {k: v[: args.crop, : args.crop] for k, v in photos.items()}
     rows = []
-    for sigma255 in (25, 50):
+    for sigma255 in args.sigmas:
         sigma = sigma255 / 255
         for i, (name, img) in enumerate(photos.items()):
             clean = img.astype(np.float32) / 255
@@ -385,7 +386,7 @@ def bench_photos(args) -> str:
             + " | ".join(cells)
             + f" | {tc:.0f} | {tw:.0f} | {ic:.1f} |"
         )
-    for sigma255 in (25, 50):
+    for sigma255 in args.sigmas:
         sub = [r for r in rows if r[0] == sigma255]
         means = {m: np.mean([r[2][m][0] for r in sub]) for m in methods}
         lines.append(
@@ -438,6 +439,15 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist", type=Path, default=MNIST, help="MNIST IDX folder")
     ap.add_argument("--blocks", type=int, help="extra convs per level (0; full: 1)")
     ap.add_argument("--out", type=Path, default=RESULTS, help="markdown file")
+    ap.add_argument(
+        "--sigmas", type=int, nargs="+", default=[25, 50], help="photo noise x255"
+    )
+    ap.add_argument(
+        "--conditions",
+        nargs="+",
+        default=["0.1", "0.3", "0.5", "mask"],
+        help="MNIST conditions to run (0.1 0.3 0.5 mask)",
+    )
     ap.add_argument("--crop", type=int, help="crop photographs (smoke tests)")
     ap.add_argument("--skip-channels-last", action="store_true")
     ap.add_argument("--skip-mnist", action="store_true")

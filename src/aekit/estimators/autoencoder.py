@@ -415,7 +415,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return X
 
     def transform(self, X) -> np.ndarray:
-        """Encode ``X``: the codes, shape ``(n_samples, code_size)``."""
+        """Encode ``X``: the codes, ``(n_samples, code_size)`` (or spatial)."""
         X = self._prepare(X)
         self.module_.eval()
         return batched(
