@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -11,8 +12,11 @@ from aekit.model import AutoencoderModule, default_spec
 from aekit.registry import ARCHITECTURES, CORRUPTIONS, LATENTS, LIKELIHOODS
 
 # Fields some components need to run on a tiny flat input.
-SMALL = {"dense": {"hidden": (16, 8)}}
-INPUT_SHAPES = {"dense": (12,)}
+SMALL = {
+    "dense": {"hidden": (16, 8)},
+    "conv": {"channels": (16,), "spatial_code": True},
+}
+INPUT_SHAPES = {"dense": (12,), "conv": (1, 3, 4)}
 # Image corruptions fold the flat (12,) samples into 3x4 images.
 CORRUPTION_FIELDS = {"blur": {"image_shape": "3x4"}, "blocks": {"image_shape": "3x4"}}
 
@@ -36,7 +40,16 @@ COMBOS = list(
 )
 
 
-COMBOS += [("dense", "deterministic", "gaussian", c) for c in CORRUPTIONS.names()]
+# Corruptions that only make sense on images (blur) run under the conv model.
+COMBOS += [
+    (
+        "conv" if getattr(CORRUPTIONS.get(c), "needs_images", False) else "dense",
+        "deterministic",
+        "gaussian",
+        c,
+    )
+    for c in CORRUPTIONS.names()
+]
 
 
 @pytest.mark.parametrize(
@@ -52,7 +65,7 @@ def test_contract(arch, latent, likelihood, corruption, tmp_path):
     x = (torch.rand(64, *shape) > 0.5).float()
     if likelihood == "multinomial":
         x = (
-            torch.nn.functional.one_hot(torch.arange(64) % 2, 12)
+            torch.nn.functional.one_hot(torch.arange(64) % 2, math.prod(shape))
             .float()
             .view(64, *shape)
         )

@@ -36,6 +36,11 @@ def evaluate(model, data: Dataset | np.ndarray) -> dict[str, Any]:
     if lo >= 0 and hi <= 1:
         out["psnr"] = psnr(Xs, np.clip(Rs, 0, 1), data_range=1.0)
         out["bce"] = bce(Xs, Rs)
+        if X.ndim >= 3:  # images: structure, and the code as lossy compression
+            from aekit.images import compression_report, ssim
+
+            out["ssim"] = ssim(Xs, np.clip(Rs, 0, 1), data_range=1.0)
+            out["image_compression"] = compression_report(model, X)
     out |= compression(model.input_shape_, X.dtype, model.module_.code_shape)
     return out
 

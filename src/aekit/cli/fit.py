@@ -109,6 +109,35 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         _optional_str,
     ),
     ("--dropout", "dropout", float, "Dropout after hidden layers.", None),
+    (
+        "--architecture",
+        "architecture",
+        str,
+        "dense, or conv for images (options: conv:blocks=1,upsample=transposed).",
+        None,
+    ),
+    (
+        "--channels",
+        "channels",
+        str,
+        "Conv: channels per level, e.g. 32,64,128.",
+        _ints("channels"),
+    ),
+    ("--kernel-size", "kernel_size", int, "Conv: odd kernel size.", None),
+    (
+        "--norm",
+        "norm",
+        click.Choice(["none", "batch", "group", "instance"]),
+        "Conv: normalization after each convolution.",
+        _optional_str,
+    ),
+    (
+        "--spatial-code",
+        "spatial_code",
+        click.BOOL,
+        "Conv: spatial code (true) for denoising/repair, or flat (false).",
+        None,
+    ),
     ("--epochs", "epochs", int, "Most epochs (early stopping may end sooner).", None),
     ("--batch-size", "batch_size", int, "Samples per step.", None),
     ("--lr", "lr", float, "Peak learning rate.", None),
@@ -237,8 +266,14 @@ def fit_run(
     verbose: int = 1,
     task: str = "autoencoder",
     data_options: dict[str, Any] | None = None,
+    patch_size: int | None = None,
+    patches: int | None = None,
 ):
-    """Fit on ``data`` and write the run folder ``out``; returns the estimator."""
+    """Fit on ``data`` and write the run folder ``out``; returns the estimator.
+
+    With ``patch_size``, ``data`` is an image file or folder (sizes may differ)
+    and training draws ``patches`` random patches per epoch from it.
+    """
     from aekit.data import load
 
     out = Path(out)
@@ -258,6 +293,12 @@ def fit_run(
             f"Option(s) {', '.join(sorted(data_options))} apply to named models "
             "(--model) only."
         )
+    elif patch_size:
+        from aekit.images import PatchSource
+
+        ds = PatchSource.from_path(
+            data, patch_size, patches or 4096, seed=params.get("random_state") or 0
+        )
     else:
         ds = load(data, key=key, image_size=image_size)
     build = getattr(cls, "from_flat_params", cls)
@@ -273,6 +314,8 @@ def fit_run(
                 "image_size": image_size,
                 "task": task,
                 "data_options": data_options or {},
+                "patch_size": patch_size,
+                "patches": patches,
                 "params": {
                     k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
                 },
@@ -333,6 +376,12 @@ def fit_run(
     "--no-report", is_flag=True, help="Skip the HTML report (RUN_DIR/report.html)."
 )
 @click.option(
+    "--patch-size",
+    type=int,
+    help="Train on random PxP patches of the images in DATA (any sizes).",
+)
+@click.option("--patches", type=int, help="Patches per epoch with --patch-size (4096).")
+@click.option(
     "--regularizer",
     "regularizer",
     multiple=True,
@@ -352,6 +401,8 @@ def fit_command(
     no_report,
     regularizer,
     model_name,
+    patch_size,
+    patches,
     **flags,
 ):
     """Fit an autoencoder (or, with --task anomaly, an anomaly detector) on DATA
@@ -372,6 +423,8 @@ def fit_command(
         image_size = image_size or state.get("image_size")
         task = task or state.get("task")
         data_options |= state.get("data_options") or {}
+        patch_size = patch_size or state.get("patch_size")
+        patches = patches or state.get("patches")
     task = task or "autoencoder"
     if model_name is not None:
         params["model"] = model_name
@@ -389,7 +442,7 @@ def fit_command(
             data_options[name] = flags[dest]
     if regularizer:
         params["regularizers"] = tuple(regularizer)
-    for name in ("hidden", "decoder_hidden", "regularizers"):
+    for name in ("hidden", "decoder_hidden", "regularizers", "channels"):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
     est, ds = fit_run(
@@ -404,6 +457,8 @@ def fit_command(
         verbose=0 if quiet else 1,
         task=task,
         data_options=data_options,
+        patch_size=patch_size,
+        patches=patches,
     )
     if not is_main_process():
         return

@@ -40,12 +40,14 @@ def _register() -> None:
     from aekit.cli import (
         anomalies,
         datasets,
+        deblur,
         demo,
         denoise,
         encode,
         evaluate,
         fit,
         generate,
+        inpaint,
         recommend,
         report,
     )
@@ -61,6 +63,8 @@ def _register() -> None:
         denoise,
         generate,
         recommend,
+        inpaint,
+        deblur,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import warnings
 from pathlib import Path
@@ -25,7 +26,13 @@ from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedEr
 from aekit.losses import LOSS_ALIASES
 from aekit.metrics import compression, error_summary, per_sample_mse
 from aekit.model import AutoencoderModule
-from aekit.registry import CORRUPTIONS, LATENTS, LIKELIHOODS, REGULARIZERS
+from aekit.registry import (
+    ARCHITECTURES,
+    CORRUPTIONS,
+    LATENTS,
+    LIKELIHOODS,
+    REGULARIZERS,
+)
 from aekit.runs import read_run, write_run
 from aekit.training.callbacks import KLWarmup
 from aekit.training.trainer import (
@@ -97,6 +104,19 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         ``regularizers``.
     dropout : float, default=0.0
     batch_norm : bool, default=False
+    architecture : str or dict, default="dense"
+        "dense" (fully connected) or "conv" (convolutional, for images of shape
+        (C, H, W)), with options, e.g. "conv:blocks=1,upsample=transposed".
+        The flat parameters below fill in the options the string leaves out.
+    channels : tuple of int, default=(32, 64, 128)
+        Conv: channels per encoder level; each level halves height and width.
+    kernel_size : int, default=3
+        Conv: odd kernel size.
+    norm : {None, "batch", "group", "instance"}, default=None
+        Conv: normalization after each convolution.
+    spatial_code : bool, default=False
+        Conv: keep a spatial code (``code_size`` channels x h x w; for
+        denoising and repair) instead of a flat one of ``code_size`` units.
     epochs : int or "auto", default="auto"
         Most epochs to train; early stopping on validation loss may stop sooner.
         "auto" plans about 12,000 optimizer steps, between 30 and 500 epochs
@@ -190,6 +210,11 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         contractive: float | str | dict | None = None,
         dropout: float = 0.0,
         batch_norm: bool = False,
+        architecture: str | dict = "dense",
+        channels: tuple[int, ...] = (32, 64, 128),
+        kernel_size: int = 3,
+        norm: str | None = None,
+        spatial_code: bool = False,
         epochs: int | str = "auto",
         batch_size: int = 128,
         lr: float = 1e-3,
@@ -222,6 +247,11 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         self.contractive = contractive
         self.dropout = dropout
         self.batch_norm = batch_norm
+        self.architecture = architecture
+        self.channels = channels
+        self.kernel_size = kernel_size
+        self.norm = norm
+        self.spatial_code = spatial_code
         self.epochs = epochs
         self.batch_size = batch_size
         self.lr = lr
@@ -266,19 +296,31 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             likelihood.setdefault("reduction", "sum")
             if loss == "mse":
                 likelihood["variance"] = 1.0
+        # The flat parameters fill in whichever options the architecture has.
+        arch = ARCHITECTURES.parse(self.architecture)
+        options = {
+            f.name for f in dataclasses.fields(ARCHITECTURES.get(arch["kind"]).Config)
+        }
+        flat = {
+            "hidden": tuple(int(h) for h in hidden),
+            "decoder_hidden": (
+                tuple(int(h) for h in self.decoder_hidden)
+                if self.decoder_hidden is not None
+                else None
+            ),
+            "activation": self.activation,
+            "dropout": float(self.dropout),
+            "batch_norm": bool(self.batch_norm),
+            "channels": tuple(int(c) for c in self.channels),
+            "kernel_size": int(self.kernel_size),
+            "norm": self.norm,
+            "spatial_code": bool(self.spatial_code),
+        }
+        for name, value in flat.items():
+            if name in options:
+                arch.setdefault(name, value)
         return {
-            "architecture": {
-                "kind": "dense",
-                "hidden": tuple(int(h) for h in hidden),
-                "decoder_hidden": (
-                    tuple(int(h) for h in self.decoder_hidden)
-                    if self.decoder_hidden is not None
-                    else None
-                ),
-                "activation": self.activation,
-                "dropout": float(self.dropout),
-                "batch_norm": bool(self.batch_norm),
-            },
+            "architecture": arch,
             "latent": latent,
             "regularizers": regs,
             "corruption": CORRUPTIONS.parse(self.noise) if self.noise else None,
@@ -392,12 +434,24 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             Continue from ``checkpoint`` instead of starting fresh.
         """
         t0 = time.perf_counter()
-        file = self._stream_file(X)
+        source, file = None, None
+        if _is_source(X):
+            # A sampler (e.g. aekit.images.PatchSource) trains on fresh draws;
+            # one fixed draw sets the shape and scaling and is the validation set.
+            source = X
+            draw = source.take(torch.arange(min(len(source), 2048)))
+            value_range = getattr(source, "value_range", None)
+            X = np.asarray(draw)
+            if value_range is not None:
+                X = Dataset(X, "image", tuple(value_range))
+            X, value_range = self._validate(X, reset=True)
+        else:
+            file = self._stream_file(X)
         if file is not None:  # stays on disk: validated chunk by chunk below
             value_range = X.value_range if isinstance(X, Dataset) else None
             X = X.X if isinstance(X, Dataset) else X
             self._set_input(X)
-        else:
+        elif source is None:
             X, value_range = self._validate(X, reset=True)
         if not 0 <= self.validation_fraction < 1:
             raise ConfigError(
@@ -434,6 +488,8 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             )
             Xs_val = self.scaler_.transform(file.rows(pick(val_idx))) if n_val else None
         self.loss_ = self._resolve_loss(Xs_train)
+        if source is not None:
+            train = _ScaledSource(source, self.scaler_)
         self._warn_overcomplete()
         check_mode(self.binarize)
         Xs_val_plain = Xs_val  # error statistics stay on the data as given
@@ -457,6 +513,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         self.module_ = AutoencoderModule(
             self._model_spec(self.loss_), self.input_shape_
         )
+        self._warn_overcomplete()
         self._device = resolve_device(self.device)
         trainer = Trainer(
             self._trainer_config(seed),
@@ -508,9 +565,10 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         self.input_dtype_ = str(X.dtype)
 
     def _warn_overcomplete(self) -> None:
-        if self.code_size >= np.prod(self.input_shape_) and not self._regularized():
+        n_code = int(np.prod(self.module_.code_shape))
+        if n_code >= np.prod(self.input_shape_) and not self._regularized():
             warnings.warn(
-                f"code_size={self.code_size} is not smaller than the "
+                f"The code's {n_code} values are not fewer than the "
                 f"{int(np.prod(self.input_shape_))} input features and no regularizer "
                 "is set: the autoencoder can learn the identity and the code will not "
                 "be a useful summary. Lower code_size or add a regularizer.",
@@ -552,7 +610,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         return X
 
     def transform(self, X, *, sample: bool = False, random_state=None) -> np.ndarray:
-        """Encode ``X``: the codes, shape ``(n_samples, code_size)``.
+        """Encode ``X``: the codes, ``(n_samples, code_size)`` (or spatial).
 
         Deterministic: a variational latent gives its posterior mean. With
         ``sample=True`` (variational latent only), one draw from q(z|x) per
@@ -718,7 +776,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
                     f"{path} uses parameter(s) {', '.join(sorted(unknown))} that this "
                     "aekit does not know; upgrade aekit to load it."
                 )
-            for k in ("hidden", "decoder_hidden", "regularizers"):
+            for k in ("hidden", "decoder_hidden", "regularizers", "channels"):
                 if isinstance(params.get(k), list):
                     params[k] = tuple(params[k])
             if device is not None:
@@ -767,6 +825,30 @@ def _finite(chunk: np.ndarray, name: str) -> np.ndarray:
     if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
         check_array(chunk, name=name)  # raises with counts and places
     return chunk
+
+
+def _is_source(X) -> bool:
+    """Whether ``X`` is a sampler (``__len__`` and ``take``), not an array."""
+    return (
+        hasattr(X, "take")
+        and hasattr(X, "__len__")
+        and not isinstance(X, np.ndarray | Dataset | torch.Tensor)
+    )
+
+
+class _ScaledSource:
+    """A training source whose draws are scaled into the model's units."""
+
+    def __init__(self, source, scaler: Scaler):
+        self.source, self.scaler = source, scaler
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def take(self, idx: torch.Tensor) -> torch.Tensor:
+        raw = self.source.take(idx)
+        raw = raw.numpy() if isinstance(raw, torch.Tensor) else np.asarray(raw)
+        return torch.from_numpy(self.scaler.transform(raw))
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:

@@ -134,6 +134,25 @@ def _make_optimizer(cfg: TrainerConfig, params, device: torch.device):
     )
 
 
+def _match_param_layout(optimizer) -> None:
+    """Give restored optimizer state its parameter's memory layout.
+
+    Checkpoints store contiguous tensors; a channels_last parameter's Adam
+    moments must be channels_last too, since fused optimizer kernels walk
+    parameter and state as flat memory side by side.
+    """
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for k, v in state.items():
+                if (
+                    torch.is_tensor(v)
+                    and v.shape == p.shape
+                    and v.stride() != p.stride()
+                ):
+                    state[k] = torch.empty_like(p, dtype=v.dtype).copy_(v)
+
+
 def lr_at(cfg: TrainerConfig, epoch: int) -> float:
     if cfg.lr_schedule == "constant":
         return cfg.lr
@@ -264,6 +283,7 @@ class Trainer:
             ckpt = load_checkpoint(self.checkpoint)
             model.load_state_dict(ckpt["model"])
             optimizer.load_state_dict(ckpt["optimizer"])
+            _match_param_layout(optimizer)
             perm_gen.set_state(ckpt["rng"]["perm"])
             torch.set_rng_state(ckpt["rng"]["torch"])
             if device.type == "cuda" and "cuda" in ckpt["rng"]:

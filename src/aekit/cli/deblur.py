@@ -1,0 +1,34 @@
+"""``aekit deblur RUN_DIR INPUT --out OUTPUT``: sharpen images with a model
+trained on blurred copies (``aekit fit ... --noise blur:1.5``)."""
+
+from __future__ import annotations
+
+import warnings
+
+import click
+
+
+@click.command("deblur")
+@click.argument("run_dir")
+@click.argument("input_path", metavar="INPUT")
+@click.option("--out", "-o", required=True, help="Output image file or folder.")
+@click.option("--overlap", type=int, help="Tile overlap in pixels (default: tile/2).")
+def deblur_command(run_dir, input_path, out, overlap):
+    """Deblur INPUT (an image file or a folder); write to --out in its bit depth."""
+    import aekit
+    from aekit.images import restore_files
+
+    model = aekit.load(run_dir)
+    corruption = model.module_.corruption
+    if corruption is None or corruption.kind != "blur":
+        warnings.warn(
+            f"{run_dir} was not trained on blurred images (its corruption is "
+            f"{corruption.kind if corruption else 'none'}); fit with "
+            "--noise blur:SIGMA for a deblurring model.",
+            stacklevel=1,
+        )
+    written = restore_files(model, input_path, out, overlap=overlap)
+    click.echo(f"Deblurred {len(written)} image(s) into {out}")
+
+
+COMMANDS = [deblur_command]

@@ -1,0 +1,35 @@
+"""``aekit inpaint RUN_DIR INPUT --mask MASK --out OUTPUT``: fill missing pixels."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command("inpaint")
+@click.argument("run_dir")
+@click.argument("input_path", metavar="INPUT")
+@click.option(
+    "--mask",
+    "-m",
+    required=True,
+    help="Missing pixels: an image (nonzero = missing) or .npy; or a folder of "
+    "masks named like the inputs.",
+)
+@click.option("--out", "-o", required=True, help="Output image file or folder.")
+@click.option(
+    "--iterations", default=1, show_default=True, help="Feed the result back N times."
+)
+@click.option("--overlap", type=int, help="Tile overlap in pixels (default: tile/2).")
+def inpaint_command(run_dir, input_path, mask, out, iterations, overlap):
+    """Fill the masked pixels of INPUT (a file or folder); keep the others exactly."""
+    import aekit
+    from aekit.images import restore_files
+
+    model = aekit.load(run_dir)
+    written = restore_files(
+        model, input_path, out, mask=mask, iterations=iterations, overlap=overlap
+    )
+    click.echo(f"Inpainted {len(written)} image(s) into {out}")
+
+
+COMMANDS = [inpaint_command]
