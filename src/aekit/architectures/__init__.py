@@ -11,4 +11,4 @@ decoder decides the code's shape:
    ``(B, n_params, *input_shape)``.
 """
 
-from aekit.architectures import dense  # noqa: F401  (registers "dense")
+from aekit.architectures import dense, sequence  # noqa: F401  (register)
