@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-from aekit.estimators import Autoencoder  # noqa: E402
+from aekit.estimators import Autoencoder, SequenceAutoencoder  # noqa: E402
 from aekit.exceptions import (  # noqa: E402
     AekitError,
     ConfigError,
@@ -20,6 +20,7 @@ __all__ = [
     "DataError",
     "ModelFileError",
     "NotFittedError",
+    "SequenceAutoencoder",
     "TrainingError",
     "__version__",
     "load",

@@ -135,9 +135,10 @@ class AutoencoderModule(nn.Module):
         """(reconstruction loss per sample (B,), other terms per sample or scalar)."""
         x_in = self.corruption(x) if (self.training and self.corruption) else x
         target = x
-        if mask is None and hasattr(self.architecture, "padding"):
-            # Architectures with padded inputs (sequences) say what to score.
-            target, mask = self.architecture.padding(x)
+        if mask is None and hasattr(self.architecture, "loss_target"):
+            # Architectures with padded or partial targets (sequences) say what
+            # the decoder's output is scored against.
+            target, mask = self.architecture.loss_target(x)
         h = self.architecture.encoder(x_in)  # (B, *feature_shape)
         z, terms = self.latent(h)  # (B, *code_shape)
         z = self._transform_code(z)

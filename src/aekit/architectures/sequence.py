@@ -28,7 +28,8 @@ Variable length: the observed steps of a window may end early. Padding is the
 value 0 for items and NaN for values (a NaN inside the observed steps is a
 missing value, read as 0); the encoder stops at the last real step (packed
 sequences), so a window's code does not depend on how much padding follows it,
-and :meth:`Sequence.padding` tells the loss which steps to score.
+and :meth:`Sequence.loss_target` tells the loss which steps to score. A
+model without a reconstruction decoder decodes only the future steps.
 """
 
 from __future__ import annotations
@@ -175,7 +176,12 @@ class _Unroll(nn.Module):
 
 
 class SequenceDecoder(nn.Module):
-    """(B, code) -> (B, [n_params,] L, *step): reconstruction, then the future."""
+    """(B, code) -> (B, [n_params,] S, *step): reconstruction, then the future.
+
+    S is the whole window (L steps), or only the H future steps for a model
+    without a reconstruction decoder: with thousands of items a softmax over
+    steps nobody scores would cost most of the training time.
+    """
 
     def __init__(self, arch: Sequence, code_size: int, n_params: int):
         super().__init__()
@@ -200,20 +206,16 @@ class SequenceDecoder(nn.Module):
         return out.view(B, S, self.n_params, *self.step_shape)  # (B, S, P, *step)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        B = z.shape[0]
         parts = []
         if self.recon is not None:
             r = self._emit(self.recon(z))  # (B, T, P, *step)
             parts.append(r.flip(1) if self.reverse else r)
-        else:  # nothing to say about the observed steps: the loss masks them
-            shape = (B, self.observed, self.n_params, *self.step_shape)
-            parts.append(z.new_zeros(shape))
         if self.future is not None:
             parts.append(self._emit(self.future(z)))  # (B, H, P, *step)
-        out = torch.cat(parts, dim=1)  # (B, L, P, *step)
+        out = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # (B, S, P, ..)
         if self.n_params == 1:
-            return out.squeeze(2)  # (B, L, *step)
-        return out.transpose(1, 2)  # (B, P, L, *step)
+            return out.squeeze(2)  # (B, S, *step)
+        return out.transpose(1, 2)  # (B, P, S, *step)
 
 
 @ARCHITECTURES.register("sequence")
@@ -295,22 +297,20 @@ class Sequence(Component):
             )
         self.decoder = SequenceDecoder(self, code_shape[0], n_params)
 
-    def padding(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(target, mask): the clean window to score and which elements count.
+    def loss_target(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(target, mask): what the decoder's output is scored against.
 
-        Padding (NaN values, item 0) is left out, and so are the observed steps
-        when the model has no reconstruction decoder.
+        The target is the clean window (only its future steps for a model
+        without a reconstruction decoder); the mask leaves out padding (NaN
+        values, item 0). ``None``: every element counts.
         """
+        if not self.config.reconstruct:
+            x = x[:, self.observed :]  # (B, H, *step)
         mask = None
         if self.mode == "items":
-            mask = x != 0  # (B, L)
+            mask = x != 0  # (B, S)
         elif self.mode == "values":
             nan = torch.isnan(x)
             if nan.any():
-                mask, x = ~nan, torch.where(nan, torch.zeros_like(x), x)  # (B, L, d)
-        if not self.config.reconstruct:
-            if mask is None:
-                mask = torch.ones_like(x, dtype=torch.bool)
-            mask = mask.clone()
-            mask[:, : self.observed] = False
+                mask, x = ~nan, torch.where(nan, torch.zeros_like(x), x)  # (B, S, d)
         return x, mask

@@ -37,9 +37,9 @@ def cli():
 
 
 def _register() -> None:
-    from aekit.cli import datasets, demo, encode, evaluate, fit
+    from aekit.cli import datasets, demo, encode, evaluate, fit, recommend, sequence
 
-    for module in (fit, encode, evaluate, demo, datasets):
+    for module in (fit, encode, evaluate, demo, datasets, sequence, recommend):
         for command in module.COMMANDS:
             cli.add_command(command)
 

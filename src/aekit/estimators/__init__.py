@@ -1,5 +1,6 @@
 """scikit-learn estimators over the composed autoencoder."""
 
 from aekit.estimators.autoencoder import Autoencoder
+from aekit.estimators.sequence import SequenceAutoencoder
 
-__all__ = ["Autoencoder"]
+__all__ = ["Autoencoder", "SequenceAutoencoder"]
