@@ -54,21 +54,23 @@ def _last_valid_length(valid: torch.Tensor) -> torch.Tensor:
 
 
 class FrameEncoder(nn.Module):
-    """Strided convolutions then a linear layer: (N, C, H, W) -> (N, features)."""
+    """(N, C, H, W) -> (N, features): pixels to patches, strided convs, linear.
 
-    def __init__(self, frame_shape, channels, features):
+    Folding ``patch x patch`` pixels into channels first (pixel unshuffle)
+    makes the convolutions run on a grid ``patch**2`` times smaller, which is
+    what keeps a video model trainable on a CPU.
+    """
+
+    def __init__(self, frame_shape, channels, features, patch):
         super().__init__()
         c, h, w = frame_shape
-        layers: list[nn.Module] = []
+        c, h, w = c * patch * patch, h // patch, w // patch
+        layers: list[nn.Module] = [nn.PixelUnshuffle(patch)] if patch > 1 else []
         for c_out in channels:
             layers += [nn.Conv2d(c, c_out, 4, stride=2, padding=1), nn.ReLU()]
-            c = c_out
-        scale = 2 ** len(channels)
+            c, h, w = c_out, h // 2, w // 2
         self.net = nn.Sequential(
-            *layers,
-            nn.Flatten(),
-            nn.Linear(c * (h // scale) * (w // scale), features),
-            nn.ReLU(),
+            *layers, nn.Flatten(), nn.Linear(c * h * w, features), nn.ReLU()
         )
 
     def forward(self, x):
@@ -76,12 +78,12 @@ class FrameEncoder(nn.Module):
 
 
 class FrameDecoder(nn.Module):
-    """Linear layer then transposed convolutions: (N, in) -> (N, C_out, H, W)."""
+    """(N, in) -> (N, C_out, H, W): linear, transposed convs, patches to pixels."""
 
-    def __init__(self, n_in, frame_shape, channels, out_channels):
+    def __init__(self, n_in, frame_shape, channels, out_channels, patch):
         super().__init__()
         _, h, w = frame_shape
-        scale = 2 ** len(channels)
+        scale = patch * 2 ** len(channels)
         widths = list(reversed(channels))
         layers: list[nn.Module] = [
             nn.Linear(n_in, widths[0] * (h // scale) * (w // scale)),
@@ -91,7 +93,10 @@ class FrameDecoder(nn.Module):
         for c_in, c_out in zip(widths, widths[1:], strict=False):
             layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
             layers += [nn.ReLU()]
-        layers.append(nn.ConvTranspose2d(widths[-1], out_channels, 4, 2, padding=1))
+        last = out_channels * patch * patch
+        layers.append(nn.ConvTranspose2d(widths[-1], last, 4, 2, padding=1))
+        if patch > 1:
+            layers.append(nn.PixelShuffle(patch))
         self.net = nn.Sequential(*layers)
 
     def forward(self, h):
@@ -111,7 +116,7 @@ class SequenceEncoder(nn.Module):
             n_in = cfg.embedding_dim
         elif self.mode == "frames":
             self.embed = FrameEncoder(
-                self.step_shape, cfg.frame_channels, cfg.frame_features
+                self.step_shape, cfg.frame_channels, cfg.frame_features, cfg.frame_patch
             )
             n_in = cfg.frame_features
         else:
@@ -194,7 +199,11 @@ class SequenceDecoder(nn.Module):
         if self.mode == "frames":
             c = self.step_shape[0]
             self.head = FrameDecoder(
-                cfg.hidden_size, self.step_shape, cfg.frame_channels, c * n_params
+                cfg.hidden_size,
+                self.step_shape,
+                cfg.frame_channels,
+                c * n_params,
+                cfg.frame_patch,
             )
         else:
             per_step = n_params * math.prod(self.step_shape)
@@ -233,8 +242,9 @@ class Sequence(Component):
         dropout: float = 0.0  # between stacked recurrent layers
         n_items: int = 0  # > 0: steps are item ids 1..n_items, 0 is padding
         embedding_dim: int = 64  # item embedding size (items only)
-        frame_channels: tuple[int, ...] = (16, 32, 64)  # per-frame conv widths
+        frame_channels: tuple[int, ...] = (32, 64)  # per-frame conv widths
         frame_features: int = 256  # per-frame feature vector fed to the RNN
+        frame_patch: int = 4  # pixels folded into channels before the convs
 
     def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
         super().__init__(config)
@@ -259,14 +269,18 @@ class Sequence(Component):
             self.mode, self.step_shape = "values", self.input_shape[1:]
         elif len(self.input_shape) == 4 and cfg.n_items == 0:
             self.mode, self.step_shape = "frames", self.input_shape[1:]
-            scale = 2 ** len(cfg.frame_channels)
+            if not isinstance(cfg.frame_patch, int) or cfg.frame_patch < 1:
+                raise ConfigError(
+                    f"frame_patch must be an int >= 1. Got {cfg.frame_patch!r}."
+                )
+            scale = cfg.frame_patch * 2 ** len(cfg.frame_channels)
             h, w = self.step_shape[1:]
             if not cfg.frame_channels or h % scale or w % scale:
                 raise ConfigError(
-                    f"Frames of {h}x{w} pixels cannot be halved "
-                    f"{len(cfg.frame_channels)} times (frame_channels="
-                    f"{cfg.frame_channels!r}); use sides divisible by {scale} or "
-                    "fewer conv layers."
+                    f"Frames of {h}x{w} pixels cannot be cut into {cfg.frame_patch}"
+                    f"-pixel patches and halved {len(cfg.frame_channels)} times "
+                    f"(frame_channels={cfg.frame_channels!r}); use sides divisible "
+                    f"by {scale}, fewer conv layers or a smaller frame_patch."
                 )
         else:
             raise ConfigError(

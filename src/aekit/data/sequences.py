@@ -85,7 +85,7 @@ def read_series(
     The time column (named by ``time_column``, else the first column whose name
     is time/date/timestamp/..., else a first column that is not numeric)
     orders the rows and is dropped; every other column is a feature. Empty
-    cells become NaN.
+    cells become NaN; lines starting with ``#`` are comments.
 
     Returns
     -------
@@ -98,6 +98,8 @@ def read_series(
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise DataError(f"{path} does not exist.") from None
+    # Comment lines (a source note above the header) are skipped.
+    text = "\n".join(ln for ln in text.splitlines() if not ln.startswith("#"))
     try:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
         delimiter = dialect.delimiter
