@@ -359,3 +359,43 @@ def test_video_model_beats_all_black_and_writes_a_gif(
             im.seek(i)
             total += im.info["duration"]
         assert total == 10 * 200 and im.n_frames >= 6
+
+
+def test_cli_fits_items_from_an_interaction_log(tmp_path):
+    if not ML100K.exists():
+        pytest.skip(f"MovieLens 100K not found at {ML100K}")
+    small = tmp_path / "u.data"
+    small.write_text("".join(ML100K.read_text().splitlines(True)[:3000]))
+    run = tmp_path / "run"
+    res = CliRunner().invoke(
+        cli,
+        ["fit-sequence", str(small), "--kind", "items", "--window", "6",
+         "--horizon", "1", "--no-reconstruct", "--epochs", "1", "--hidden-size",
+         "8", "--code-size", "8", "--device", "cpu", "-q", "--out", str(run)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    import aekit
+
+    model = aekit.load(run)
+    assert model.kind_ == "items" and model.n_observed_ == 5
+    hist = tmp_path / "h.txt"
+    hist.write_text("# one history per line\n242 302 377\n")
+    res = CliRunner().invoke(cli, ["recommend", str(run), "--history", str(hist)])
+    assert res.exit_code == 0, res.output
+    items = [int(p.split(":")[0]) for p in res.output.split()]
+    assert len(items) == 10 and not {242, 302, 377} & set(items)
+    hist.write_text("242 abc\n")
+    res = CliRunner().invoke(cli, ["recommend", str(run), "--history", str(hist)])
+    assert res.exit_code == 2 and "must be integers" in res.output
+
+
+def test_clone_and_params():
+    from sklearn.base import clone
+
+    model = SequenceAutoencoder(horizon=3, cell="lstm", frame_channels=(8, 16))
+    twin = clone(model)
+    assert twin.get_params() == model.get_params()
+    W = sliding_windows(np.cos(np.arange(80.0) / 3), 12)
+    twin.set_params(epochs=1, device="cpu", random_state=0).fit(W)
+    assert twin.forecast(W[:4, :9]).shape == (4, 3, 1)
+    assert not hasattr(clone(twin), "module_")
