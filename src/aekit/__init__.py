@@ -7,6 +7,7 @@ from aekit.estimators import (  # noqa: E402
     Autoencoder,
 )
 from aekit.estimators.recommender import Recommender  # noqa: E402
+from aekit.estimators.sequence import SequenceAutoencoder  # noqa: E402
 from aekit.exceptions import (  # noqa: E402
     AekitError,
     ConfigError,
@@ -27,6 +28,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "Recommender",
+    "SequenceAutoencoder",
     "TrainingError",
     "__version__",
     "load",

@@ -168,3 +168,39 @@ class Multinomial(Likelihood):
     def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         logp = torch.log_softmax(out.flatten(1), dim=1).view_as(out)
         return -(x * logp)
+
+
+@LIKELIHOODS.register("categorical")
+class Categorical(Likelihood):
+    """One class out of ``n_classes`` per element (softmax cross-entropy).
+
+    For sequences of item ids: the decoder gives ``n_classes`` logits per step
+    (shape ``(B, n_classes, *input_shape)``) and the data hold class indices.
+    ``mean`` returns the most probable class (the mode), so ``decode`` stays in
+    data space; ``log_probs`` gives the whole distribution, for ranking.
+    """
+
+    needs_unit_interval = False
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        n_classes: int = 2  # classes (items + 1 for the padding id 0)
+        reduction: str = "mean"  # "mean" over scored elements or "sum"
+
+    def __init__(self, config):
+        super().__init__(config)
+        if not isinstance(config.n_classes, int) or config.n_classes < 2:
+            raise ConfigError(
+                f"n_classes must be an int >= 2. Got {config.n_classes!r}."
+            )
+        self.n_params = config.n_classes
+
+    def log_probs(self, out: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(out, dim=1)  # (B, K, ...)
+
+    def mean(self, out: torch.Tensor) -> torch.Tensor:
+        return out.argmax(1).to(out.dtype)  # (B, *input_shape)
+
+    def nll(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        target = x.long().clamp(0, self.n_params - 1)
+        return F.cross_entropy(out, target, reduction="none")  # (B, *input_shape)

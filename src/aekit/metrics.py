@@ -55,3 +55,43 @@ def compression(input_shape, input_dtype, code_shape) -> dict[str, float]:
         "code_bytes_float32": 4 * n_code,
         "compression_ratio": in_bytes / (4 * n_code),
     }
+
+
+# -- sequences ------------------------------------------------------------------
+def hit_rate_ndcg(ranked: np.ndarray, target: np.ndarray, k: int = 10):
+    """HR@k and NDCG@k of one held-out item per row (leave-one-out).
+
+    ``ranked`` (n, >= k) holds each row's items best first; with one relevant
+    item, NDCG@k is ``1 / log2(rank + 2)`` when it is in the top k, else 0.
+    """
+    ranked = np.asarray(ranked)[:, :k]
+    hits = ranked == np.asarray(target)[:, None]  # (n, k)
+    found = hits.any(1)
+    rank = hits.argmax(1)
+    ndcg = np.where(found, 1.0 / np.log2(rank + 2.0), 0.0)
+    return float(found.mean()), float(ndcg.mean())
+
+
+def frame_mse(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Squared error per frame summed over pixels, averaged over sequences.
+
+    ``true`` and ``pred`` are (n, frames, ...) in [0, 1]; returns (frames,).
+    This is the convention of published Moving MNIST tables.
+    """
+    d = np.asarray(true, np.float64) - np.asarray(pred, np.float64)
+    return (d * d).reshape(d.shape[0], d.shape[1], -1).sum(2).mean(0)
+
+
+def frame_ssim(true: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Mean SSIM per frame (scikit-image, data range 1); returns (frames,)."""
+    from skimage.metrics import structural_similarity
+
+    true, pred = np.asarray(true, np.float64), np.asarray(pred, np.float64)
+    n, T = true.shape[:2]
+    out = np.zeros(T)
+    for t in range(T):
+        for i in range(n):
+            a = true[i, t].reshape(true.shape[-2:])
+            b = pred[i, t].reshape(true.shape[-2:])
+            out[t] += structural_similarity(a, b, data_range=1.0)
+    return out / n

@@ -142,11 +142,16 @@ class AutoencoderModule(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """(reconstruction loss per sample (B,), other terms per sample or scalar)."""
         x_in = self.corruption(x) if (self.training and self.corruption) else x
+        target = x
+        if mask is None and hasattr(self.architecture, "loss_target"):
+            # Architectures with padded or partial targets (sequences) say what
+            # the decoder's output is scored against.
+            target, mask = self.architecture.loss_target(x)
         h = self.architecture.encoder(x_in)  # (B, *feature_shape)
         z, terms = self.latent(h)  # (B, *code_shape)
         z = self._transform_code(z)
         for reg in self.regularizers:
             terms |= reg(x=x_in, h=h, z=z, model=self)
         out = self.architecture.decoder(z)  # (B, [n_params,] *input_shape)
-        recon = self.likelihood.reduce(self.likelihood.nll(out, x), mask)  # (B,)
+        recon = self.likelihood.reduce(self.likelihood.nll(out, target), mask)  # (B,)
         return recon, terms

@@ -11,4 +11,4 @@ decoder decides the code's shape:
    ``(B, n_params, *input_shape)``.
 """
 
-from aekit.architectures import conv, dense  # noqa: F401  (register)
+from aekit.architectures import conv, dense, sequence  # noqa: F401  (register)

@@ -50,6 +50,7 @@ def _register() -> None:
         inpaint,
         recommend,
         report,
+        sequence,
     )
 
     for module in (
@@ -65,6 +66,7 @@ def _register() -> None:
         recommend,
         inpaint,
         deblur,
+        sequence,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -34,7 +34,12 @@ def read_history(path: str | Path) -> list[str]:
 def recommend_run(
     run_dir, *, users=(), history=None, k: int = 10, exclude_seen: bool = True
 ) -> list[dict]:
-    """Recommendations as a list of {"user"/"history", "items": [...]} dicts."""
+    """Recommendations as a list of {"user"/"history", "items": [...]} dicts.
+
+    Any fitted recommender answers: a Recommender for known users or a new
+    user's items, a SequenceAutoencoder (order-aware) for a history, oldest
+    item first.
+    """
     import numpy as np
 
     import aekit
@@ -47,7 +52,19 @@ def recommend_run(
         )
     if bool(users) == (history is not None):
         raise ConfigError("Pass --user ID (one or more) or --history FILE.")
-    if users:
+    if hasattr(model, "next_item_scores"):  # a sequence model: the order matters
+        if users:
+            raise ConfigError(
+                f"{run_dir} holds a sequence model, which ranks the next item of a "
+                "history: pass --history FILE (item ids, oldest first)."
+            )
+        try:
+            ids = [int(i) for i in read_history(history)]
+        except ValueError:
+            raise DataError(f"{history}: item ids must be integers.") from None
+        items, scores = model.recommend([ids], k, exclude_seen=exclude_seen)
+        keys = [{"history": str(history), "n_known_items": len(ids)}]
+    elif users:
         items, scores = model.recommend(list(users), k=k, exclude_seen=exclude_seen)
         keys = [{"user": u} for u in users]
     else:

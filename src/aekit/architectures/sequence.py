@@ -1,0 +1,330 @@
+"""Recurrent sequence encoder with a reconstruction and a future decoder.
+
+The composite model of Srivastava et al. 2015 (https://arxiv.org/abs/1502.04681):
+an encoder RNN reads the observed steps of a window into one fixed-length
+vector; a reconstruction decoder rebuilds the observed steps from it (in
+reverse order by default, as in the paper) and a future decoder predicts the
+steps that follow. Both decoders are unconditioned: each unrolls from a state
+computed from the code and is fed the code at every step, so decoding is one
+parallel pass and the code must carry everything.
+
+One window is ``observed + horizon`` steps; the encoder never reads the last
+``horizon`` steps, which are the future the loss scores the forecast against.
+The model thus keeps the one contract of :mod:`aekit.model`: ``loss(x)``
+compares the decoder's whole window to the clean ``x``.
+
+A step is one of three things, decided by the input shape and ``n_items``:
+
+- values, ``input_shape = (L, d)``: a vector of ``d`` numbers per step;
+- items, ``input_shape = (L,)`` and ``n_items > 0``: item ids ``1..n_items``
+  embedded per step (0 is padding); pair with the ``categorical`` likelihood;
+- frames, ``input_shape = (L, C, H, W)``: a small convolutional encoder per
+  frame feeds the recurrent core and a mirrored transposed-convolution decoder
+  draws each output frame (the conv encoder-recurrent-decoder of Srivastava et
+  al.; it duplicates a little of what a single-image conv architecture does, on
+  purpose, so the per-frame network stays small).
+
+Variable length: the observed steps of a window may end early. Padding is the
+value 0 for items and NaN for values (a NaN inside the observed steps is a
+missing value, read as 0); the encoder stops at the last real step (packed
+sequences), so a window's code does not depend on how much padding follows it,
+and :meth:`Sequence.loss_target` tells the loss which steps to score. A
+model without a reconstruction decoder decodes only the future steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from aekit.exceptions import ConfigError
+from aekit.registry import ARCHITECTURES, Component
+
+CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+
+
+def _last_valid_length(valid: torch.Tensor) -> torch.Tensor:
+    """Index of the last True step + 1 per row of ``valid`` (B, T); at least 1."""
+    steps = torch.arange(1, valid.shape[1] + 1, device=valid.device)
+    return (valid * steps).amax(1).clamp_min(1)
+
+
+class FrameEncoder(nn.Module):
+    """(N, C, H, W) -> (N, features): pixels to patches, strided convs, linear.
+
+    Folding ``patch x patch`` pixels into channels first (pixel unshuffle)
+    makes the convolutions run on a grid ``patch**2`` times smaller, which is
+    what keeps a video model trainable on a CPU.
+    """
+
+    def __init__(self, frame_shape, channels, features, patch):
+        super().__init__()
+        c, h, w = frame_shape
+        c, h, w = c * patch * patch, h // patch, w // patch
+        layers: list[nn.Module] = [nn.PixelUnshuffle(patch)] if patch > 1 else []
+        for c_out in channels:
+            layers += [nn.Conv2d(c, c_out, 4, stride=2, padding=1), nn.ReLU()]
+            c, h, w = c_out, h // 2, w // 2
+        self.net = nn.Sequential(
+            *layers, nn.Flatten(), nn.Linear(c * h * w, features), nn.ReLU()
+        )
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class FrameDecoder(nn.Module):
+    """(N, in) -> (N, C_out, H, W): linear, transposed convs, patches to pixels."""
+
+    def __init__(self, n_in, frame_shape, channels, out_channels, patch):
+        super().__init__()
+        _, h, w = frame_shape
+        scale = patch * 2 ** len(channels)
+        widths = list(reversed(channels))
+        layers: list[nn.Module] = [
+            nn.Linear(n_in, widths[0] * (h // scale) * (w // scale)),
+            nn.ReLU(),
+            nn.Unflatten(1, (widths[0], h // scale, w // scale)),
+        ]
+        for c_in, c_out in zip(widths, widths[1:], strict=False):
+            layers += [nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1)]
+            layers += [nn.ReLU()]
+        last = out_channels * patch * patch
+        layers.append(nn.ConvTranspose2d(widths[-1], last, 4, 2, padding=1))
+        if patch > 1:
+            layers.append(nn.PixelShuffle(patch))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, h):
+        return self.net(h)
+
+
+class SequenceEncoder(nn.Module):
+    """Reads the first ``observed`` steps: (B, L or observed, *step) -> (B, hidden)."""
+
+    def __init__(self, arch: Sequence):
+        super().__init__()
+        cfg = arch.config
+        self.mode, self.observed = arch.mode, arch.observed
+        self.step_shape = arch.step_shape
+        if self.mode == "items":
+            self.embed = nn.Embedding(cfg.n_items + 1, cfg.embedding_dim, padding_idx=0)
+            n_in = cfg.embedding_dim
+        elif self.mode == "frames":
+            self.embed = FrameEncoder(
+                self.step_shape, cfg.frame_channels, cfg.frame_features, cfg.frame_patch
+            )
+            n_in = cfg.frame_features
+        else:
+            self.embed = nn.Identity()
+            n_in = self.step_shape[0]
+        self.rnn = CELLS[cfg.cell](
+            n_in,
+            cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, : self.observed]  # (B, T, *step)
+        B, T = x.shape[:2]
+        if self.mode == "items":
+            valid = x != 0  # (B, T)
+            e = self.embed(x.long().clamp_min(0))  # (B, T, E)
+        elif self.mode == "frames":
+            valid = None
+            e = self.embed(x.reshape(B * T, *x.shape[2:])).view(B, T, -1)  # (B, T, F)
+        else:
+            nan = torch.isnan(x)
+            valid = ~nan.all(-1) if nan.any() else None  # (B, T)
+            e = torch.where(nan, torch.zeros_like(x), x)  # (B, T, d)
+        if valid is not None and not bool(valid.all()):
+            lengths = _last_valid_length(valid)
+            e = pack_padded_sequence(
+                e, lengths.cpu(), batch_first=True, enforce_sorted=False
+            )
+        _, state = self.rnn(e)
+        h = state[0] if isinstance(state, tuple) else state  # (layers, B, hidden)
+        return h[-1]  # (B, hidden)
+
+
+class _Unroll(nn.Module):
+    """An unconditioned decoder RNN: state and every input come from the code."""
+
+    def __init__(self, code_size: int, cfg, steps: int):
+        super().__init__()
+        self.steps, self.cell = steps, cfg.cell
+        self.layers, self.hidden = cfg.num_layers, cfg.hidden_size
+        n_states = 2 if cfg.cell == "lstm" else 1
+        self.init = nn.Linear(code_size, n_states * cfg.num_layers * cfg.hidden_size)
+        self.rnn = CELLS[cfg.cell](
+            code_size,
+            cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            batch_first=True,
+            dropout=cfg.dropout if cfg.num_layers > 1 else 0.0,
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        B = z.shape[0]
+        s = torch.tanh(self.init(z)).view(B, -1, self.layers, self.hidden)
+        s = s.permute(1, 2, 0, 3).contiguous()  # (n_states, layers, B, hidden)
+        state = (s[0], s[1]) if self.cell == "lstm" else s[0]
+        inputs = z.unsqueeze(1).expand(B, self.steps, z.shape[1])  # (B, S, code)
+        out, _ = self.rnn(inputs, state)
+        return out  # (B, S, hidden)
+
+
+class SequenceDecoder(nn.Module):
+    """(B, code) -> (B, [n_params,] S, *step): reconstruction, then the future.
+
+    S is the whole window (L steps), or only the H future steps for a model
+    without a reconstruction decoder: with thousands of items a softmax over
+    steps nobody scores would cost most of the training time.
+    """
+
+    def __init__(self, arch: Sequence, code_size: int, n_params: int):
+        super().__init__()
+        cfg = arch.config
+        self.mode, self.n_params = arch.mode, n_params
+        self.observed, self.horizon = arch.observed, arch.horizon
+        self.step_shape, self.reverse = arch.step_shape, cfg.reverse_reconstruction
+        self.recon = _Unroll(code_size, cfg, self.observed) if cfg.reconstruct else None
+        self.future = _Unroll(code_size, cfg, self.horizon) if self.horizon else None
+        if self.mode == "frames":
+            c = self.step_shape[0]
+            self.head = FrameDecoder(
+                cfg.hidden_size,
+                self.step_shape,
+                cfg.frame_channels,
+                c * n_params,
+                cfg.frame_patch,
+            )
+        else:
+            per_step = n_params * math.prod(self.step_shape)
+            self.head = nn.Linear(cfg.hidden_size, per_step)
+
+    def _emit(self, h: torch.Tensor) -> torch.Tensor:
+        B, S = h.shape[:2]  # h: (B, S, hidden)
+        out = self.head(h.reshape(B * S, -1))
+        return out.view(B, S, self.n_params, *self.step_shape)  # (B, S, P, *step)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        parts = []
+        if self.recon is not None:
+            r = self._emit(self.recon(z))  # (B, T, P, *step)
+            parts.append(r.flip(1) if self.reverse else r)
+        if self.future is not None:
+            parts.append(self._emit(self.future(z)))  # (B, H, P, *step)
+        out = torch.cat(parts, dim=1) if len(parts) > 1 else parts[0]  # (B, S, P, ..)
+        if self.n_params == 1:
+            return out.squeeze(2)  # (B, S, *step)
+        return out.transpose(1, 2)  # (B, P, S, *step)
+
+
+@ARCHITECTURES.register("sequence")
+class Sequence(Component):
+    """GRU/LSTM encoder of the observed steps; reconstruction and future decoders."""
+
+    @dataclasses.dataclass(frozen=True)
+    class Config:
+        cell: str = "gru"  # recurrent cell: "gru" or "lstm"
+        hidden_size: int = 64  # units of every recurrent layer
+        num_layers: int = 1  # stacked recurrent layers (encoder and each decoder)
+        horizon: int = 0  # last steps of a window that are future, never encoded
+        reconstruct: bool = True  # decode the observed steps too (autoencoding)
+        reverse_reconstruction: bool = True  # rebuild observed steps last-first
+        dropout: float = 0.0  # between stacked recurrent layers
+        n_items: int = 0  # > 0: steps are item ids 1..n_items, 0 is padding
+        embedding_dim: int = 64  # item embedding size (items only)
+        frame_channels: tuple[int, ...] = (32, 64)  # per-frame conv widths
+        frame_features: int = 256  # per-frame feature vector fed to the RNN
+        frame_patch: int = 4  # pixels folded into channels before the convs
+
+    def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
+        super().__init__(config)
+        cfg = config
+        if cfg.cell not in CELLS:
+            raise ConfigError(f"cell must be 'gru' or 'lstm'. Got {cfg.cell!r}.")
+        for name in ("hidden_size", "num_layers", "embedding_dim", "frame_features"):
+            value = getattr(cfg, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(
+                    f"The {name!r} parameter must be an int in the range [1, inf). "
+                    f"Got {value!r} instead."
+                )
+        if not isinstance(cfg.horizon, int) or cfg.horizon < 0:
+            raise ConfigError(f"horizon must be an int >= 0. Got {cfg.horizon!r}.")
+        if not 0 <= cfg.dropout < 1:
+            raise ConfigError(f"dropout must be in [0, 1). Got {cfg.dropout!r}.")
+        self.input_shape = tuple(int(s) for s in input_shape)
+        if len(self.input_shape) == 1 and cfg.n_items > 0:
+            self.mode, self.step_shape = "items", ()
+        elif len(self.input_shape) == 2 and cfg.n_items == 0:
+            self.mode, self.step_shape = "values", self.input_shape[1:]
+        elif len(self.input_shape) == 4 and cfg.n_items == 0:
+            self.mode, self.step_shape = "frames", self.input_shape[1:]
+            if not isinstance(cfg.frame_patch, int) or cfg.frame_patch < 1:
+                raise ConfigError(
+                    f"frame_patch must be an int >= 1. Got {cfg.frame_patch!r}."
+                )
+            scale = cfg.frame_patch * 2 ** len(cfg.frame_channels)
+            h, w = self.step_shape[1:]
+            if not cfg.frame_channels or h % scale or w % scale:
+                raise ConfigError(
+                    f"Frames of {h}x{w} pixels cannot be cut into {cfg.frame_patch}"
+                    f"-pixel patches and halved {len(cfg.frame_channels)} times "
+                    f"(frame_channels={cfg.frame_channels!r}); use sides divisible "
+                    f"by {scale}, fewer conv layers or a smaller frame_patch."
+                )
+        else:
+            raise ConfigError(
+                "The sequence architecture takes windows of shape (steps, features), "
+                "(steps, channels, height, width), or (steps,) item ids with "
+                f"n_items > 0. Got samples of shape {self.input_shape} with "
+                f"n_items={cfg.n_items}."
+            )
+        self.length = self.input_shape[0]
+        self.horizon = cfg.horizon
+        self.observed = self.length - cfg.horizon
+        if self.observed < 1:
+            raise ConfigError(
+                f"A window of {self.length} steps leaves no observed step with "
+                f"horizon={cfg.horizon}; use windows longer than the horizon."
+            )
+        if not cfg.reconstruct and not cfg.horizon:
+            raise ConfigError(
+                "reconstruct=False needs horizon > 0: the model would decode nothing."
+            )
+        self.encoder = SequenceEncoder(self)
+        self.feature_shape = (cfg.hidden_size,)
+
+    def build_decoder(self, code_shape: tuple[int, ...], n_params: int = 1) -> None:
+        if len(code_shape) != 1:
+            raise ConfigError(
+                f"The sequence architecture needs a flat code. Got {code_shape}."
+            )
+        self.decoder = SequenceDecoder(self, code_shape[0], n_params)
+
+    def loss_target(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(target, mask): what the decoder's output is scored against.
+
+        The target is the clean window (only its future steps for a model
+        without a reconstruction decoder); the mask leaves out padding (NaN
+        values, item 0). ``None``: every element counts.
+        """
+        if not self.config.reconstruct:
+            x = x[:, self.observed :]  # (B, H, *step)
+        mask = None
+        if self.mode == "items":
+            mask = x != 0  # (B, S)
+        elif self.mode == "values":
+            nan = torch.isnan(x)
+            if nan.any():
+                mask, x = ~nan, torch.where(nan, torch.zeros_like(x), x)  # (B, S, d)
+        return x, mask

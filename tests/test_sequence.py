@@ -1,0 +1,401 @@
+"""Sequence autoencoders: the architecture, the estimator and the three uses.
+
+Real data, small: statsmodels' co2 series (skipped when statsmodels, a bench
+extra, is absent), matplotlib's bundled Stocks.csv (a core dependency),
+MovieLens 100K and Moving MNIST made from MNIST digits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from aekit import SequenceAutoencoder
+from aekit.cli.main import cli
+from aekit.data.moving_mnist import moving_mnist
+from aekit.data.sequences import (
+    item_sequences,
+    leave_one_out,
+    next_item_windows,
+    read_interactions,
+    read_series,
+    sliding_windows,
+)
+from aekit.exceptions import ConfigError, DataError
+from aekit.metrics import frame_mse, hit_rate_ndcg
+from aekit.model import AutoencoderModule
+
+from .conftest import ML100K
+
+STOCKS = Path(__import__("matplotlib").get_data_path()) / "sample_data" / "Stocks.csv"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _module(input_shape, **arch):
+    spec = {
+        "architecture": {"kind": "sequence", "hidden_size": 16, **arch},
+        "latent": {"kind": "deterministic", "code_size": 8},
+        "likelihood": {"kind": "gaussian"},
+    }
+    return AutoencoderModule(spec, input_shape).eval()
+
+
+# -- architecture -----------------------------------------------------------------
+def test_padding_does_not_reach_the_code():
+    """A short window padded with NaN encodes as the same window unpadded."""
+    torch.manual_seed(0)
+    long = _module((8, 3), horizon=2)  # 6 observed steps
+    short = _module((5, 3), horizon=2)  # 3 observed steps, same weights
+    short.architecture.encoder.load_state_dict(long.architecture.encoder.state_dict())
+    short.latent.load_state_dict(long.latent.state_dict())
+    x = torch.randn(4, 3, 3)
+    padded = torch.cat([x, torch.full((4, 5, 3), float("nan"))], dim=1)  # (4, 8, 3)
+    a, b = long.encode(padded), short.encode(x)
+    assert torch.allclose(a, b, atol=1e-6), f"max diff {(a - b).abs().max()}"
+    # The future steps are never read: changing them leaves the code unchanged.
+    full = torch.randn(4, 8, 3)
+    other = full.clone()
+    other[:, 6:] += 100.0
+    assert torch.equal(long.encode(full), long.encode(other))
+
+
+def test_padding_is_masked_out_of_the_loss():
+    torch.manual_seed(0)
+    model = _module((8, 2), horizon=3)
+    x = torch.randn(5, 8, 2)
+    x[0, 3:5] = float("nan")  # observed steps end early
+    x[1, 7] = float("nan")  # a missing future step
+    terms = model.loss(x)
+    assert torch.isfinite(terms["loss"]), terms
+
+
+def test_future_only_model_decodes_only_the_future():
+    model = _module((10, 2), horizon=4, reconstruct=False)
+    z = model.encode(torch.randn(3, 10, 2))
+    assert model.decode(z).shape == (3, 4, 2)
+    target, mask = model.architecture.loss_target(torch.randn(3, 10, 2))
+    assert target.shape == (3, 4, 2) and mask is None
+    with pytest.raises(ConfigError, match="horizon > 0"):
+        _module((10, 2), horizon=0, reconstruct=False)
+    with pytest.raises(ConfigError, match="no observed step"):
+        _module((4, 2), horizon=4)
+
+
+def test_frames_shape_error_names_the_fix():
+    with pytest.raises(ConfigError, match="divisible by 16"):
+        _module((6, 1, 40, 40), frame_channels=(8, 8), frame_patch=4)
+
+
+# -- time series ----------------------------------------------------------------------
+def _co2_monthly():
+    sm = pytest.importorskip(
+        "statsmodels.api", reason="statsmodels (the bench extra) is not installed"
+    )
+    weekly = sm.datasets.co2.load_pandas().data["co2"]
+    return weekly.resample("MS").mean().interpolate().to_numpy(np.float32)
+
+
+def test_co2_forecast_beats_the_last_value():
+    """12-month forecasts of held-out co2 windows: better than repeating the last."""
+    series = _co2_monthly()
+    W = sliding_windows(series, 36 + 12)
+    n_train = int(0.8 * len(W))
+    train, test = W[:n_train], W[n_train + 48 :]  # no overlap with training steps
+    model = SequenceAutoencoder(
+        horizon=12,
+        code_size=16,
+        hidden_size=32,
+        window_offset="last",
+        epochs=40,
+        lr=3e-3,
+        batch_size=32,
+        random_state=0,
+        device="cpu",
+    ).fit(train)
+    pred = model.forecast(test[:, :36])
+    true = test[:, 36:]
+    mse = float(np.mean((pred - true) ** 2))
+    last = float(np.mean((test[:, 35:36] - true) ** 2))
+    assert mse < 0.5 * last, f"model MSE {mse:.3f} vs last value {last:.3f}"
+    # One code per window, whatever the batch the window is in.
+    codes = model.transform(test[:, :36])
+    alone = model.transform(test[7:8, :36])
+    perm = np.random.default_rng(0).permutation(len(test))
+    shuffled = model.transform(test[perm, :36])[np.argsort(perm)]
+    assert codes.shape == (len(test), 16)
+    np.testing.assert_allclose(codes[7:8], alone, atol=1e-5)
+    np.testing.assert_allclose(codes, shuffled, atol=1e-5)
+    # Per-window errors: a window with a spike stands out.
+    spiked = test[:10].copy()
+    spiked[3, 10] += 5.0
+    err = model.reconstruction_error(spiked)
+    assert err.argmax() == 3, err
+
+
+def test_variational_and_denoising_compose(tmp_path):
+    series = _stocks()[:, :2]
+    W = sliding_windows(series, 16)
+    model = SequenceAutoencoder(
+        horizon=4,
+        code_size=4,
+        hidden_size=16,
+        latent="variational:beta=0.1",
+        noise="gaussian:0.1",
+        window_offset="last",
+        epochs=2,
+        random_state=0,
+        device="cpu",
+    ).fit(W)
+    assert "train_kl" in model.history_[0]
+    codes = model.transform(W[:20])
+    np.testing.assert_array_equal(codes, model.transform(W[:20]))  # posterior mean
+    model.save(tmp_path / "run")
+    import aekit
+
+    again = aekit.load(tmp_path / "run")
+    np.testing.assert_array_equal(again.forecast(W[:20]), model.forecast(W[:20]))
+    np.testing.assert_array_equal(again.transform(W[:20]), codes)
+
+
+def _stocks():
+    values, columns, times = read_series(STOCKS)
+    assert columns[0] == "IBM" and times[0] == "1990-01-01"
+    return values
+
+
+def test_estimator_errors_say_what_to_do():
+    W = sliding_windows(np.sin(np.arange(60.0)), 10)
+    with pytest.raises(ConfigError, match="no observed step"):
+        SequenceAutoencoder(horizon=10).fit(W)
+    model = SequenceAutoencoder(horizon=2, epochs=1, device="cpu", random_state=0)
+    model.fit(W)
+    with pytest.raises(DataError, match="takes 8 .observed. or 10"):
+        model.transform(W[:, :5])
+    with pytest.raises(DataError, match="steps of shape"):
+        model.transform(np.zeros((3, 10, 2)))
+    with pytest.raises(ConfigError, match="fitted horizon 2"):
+        model.forecast(W, horizon=3)
+    with pytest.raises(ConfigError, match="fitted on values"):
+        model.recommend([[1, 2]])
+
+
+def test_cli_fit_sequence_and_forecast_on_a_csv(tmp_path):
+    runner = CliRunner()
+    run = tmp_path / "run"
+    res = runner.invoke(
+        cli,
+        [
+            "fit-sequence", str(STOCKS), "--out", str(run), "--window", "14",
+            "--horizon", "2", "--epochs", "1", "--hidden-size", "8",
+            "--code-size", "4", "--window-offset", "last", "--device", "cpu", "-q",
+        ],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    out = tmp_path / "f.csv"
+    res = runner.invoke(cli, ["forecast", str(run), str(STOCKS), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("step,IBM,AAPL") and len(lines) == 3
+    res = runner.invoke(cli, ["forecast", str(run), str(STOCKS), "--horizon", "5"])
+    assert res.exit_code == 2 and "fitted horizon 2" in res.output
+
+
+# -- next item ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def movielens():
+    if not ML100K.exists():
+        pytest.skip(f"MovieLens 100K not found at {ML100K}")
+    return item_sequences(read_interactions(ML100K))
+
+
+def test_item_sequences_break_timestamp_ties_by_item_id(movielens):
+    inter = read_interactions(ML100K)
+    user = int(inter[0, 0])
+    rows = inter[inter[:, 0] == user]
+    rows = rows[np.lexsort((rows[:, 1], rows[:, 2]))]
+    np.testing.assert_array_equal(movielens[user], rows[:, 1])
+    train, val, test = leave_one_out(movielens)
+    assert len(test) == 943 and test[user] == rows[-1, 1] and val[user] == rows[-2, 1]
+
+
+def test_next_item_beats_popularity(movielens, tmp_path):
+    """Trained briefly on 200 users' histories, the model ranks better than
+    popularity for their validation items."""
+    train, val, _ = leave_one_out(movielens)
+    users = sorted(train)[:200]
+    W = next_item_windows([train[u] for u in users], 10)
+    model = SequenceAutoencoder(
+        horizon=1,
+        reconstruct=False,
+        code_size=32,
+        hidden_size=32,
+        embedding_dim=32,
+        epochs=3,
+        batch_size=128,
+        lr=3e-3,
+        validation_fraction=0.0,
+        random_state=0,
+        device="cpu",
+    ).fit(W)
+    target = np.array([val[u] for u in users])
+    items, scores = model.recommend([train[u] for u in users], 10)
+    assert items.shape == (200, 10) and np.all(np.diff(scores, axis=1) <= 0)
+    for u, row in zip(users, items, strict=True):
+        assert not set(row) & set(train[u].tolist()), "a seen item was recommended"
+    hr, ndcg = hit_rate_ndcg(items, target)
+    counts = np.bincount(np.concatenate([train[u] for u in users]), minlength=1700)
+    pop = []
+    for u in users:
+        c = counts.astype(float)
+        c[train[u]] = -1
+        pop.append(np.argsort(-c, kind="stable")[:10])
+    hr_pop, ndcg_pop = hit_rate_ndcg(np.array(pop), target)
+    assert ndcg > ndcg_pop, f"NDCG@10 {ndcg:.3f} vs popularity {ndcg_pop:.3f}"
+
+    # The CLI recommends from a file of histories, order-aware.
+    model.save(tmp_path / "run")
+    hist = tmp_path / "h.txt"
+    a, b = train[users[0]][-5:], train[users[1]][-5:]
+    hist.write_text(" ".join(map(str, a)) + "\n" + ",".join(map(str, b[::-1])) + "\n")
+    res = CliRunner().invoke(
+        cli, ["recommend", str(tmp_path / "run"), "--history", str(hist), "-n", "5"]
+    )
+    assert res.exit_code == 0, res.output
+    rows = res.output.strip().splitlines()
+    assert len(rows) == 2 and all(len(r.split()) == 5 for r in rows)
+    ranked = model.recommend([list(a)], 5)[0][0]
+    assert [int(p.split(":")[0]) for p in rows[0].split()] == ranked.tolist()
+    reversed_rank = model.recommend([list(a[::-1])], 5)[0][0]
+    assert ranked.tolist() != reversed_rank.tolist(), "order did not matter"
+
+
+def test_hit_rate_and_ndcg_by_hand():
+    ranked = np.array([[5, 3, 9], [1, 2, 4], [7, 8, 6]])
+    hr, ndcg = hit_rate_ndcg(ranked, np.array([3, 4, 0]), k=3)
+    assert hr == pytest.approx(2 / 3)
+    assert ndcg == pytest.approx((1 / np.log2(3) + 1 / np.log2(4)) / 3)
+
+
+# -- video ---------------------------------------------------------------------
+def test_moving_mnist_is_deterministic_and_keeps_the_digits(mnist_test):
+    digits = mnist_test.X[:50, 0]
+    a = moving_mnist(digits, 8, seed=3)
+    assert a.shape == (8, 20, 1, 64, 64) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, moving_mnist(digits, 8, seed=3))
+    assert not np.array_equal(a, moving_mnist(digits, 8, seed=4))
+    one = moving_mnist(digits, 4, n_digits=1, seed=0)
+    # Every frame holds the whole digit: its ink is constant over time.
+    ink = one.reshape(4, 20, -1).astype(np.int64).sum(2)
+    assert np.all(ink == ink[:, :1])
+    # Consecutive positions differ by at most one step of 0.1 * (64 - 28) px.
+    ys = [np.argwhere(f[0]).mean(0) for f in one[0]]
+    jumps = np.abs(np.diff(np.array(ys), axis=0))
+    assert jumps.max() <= 0.1 * 36 * np.sqrt(2) + 1, jumps.max()
+
+
+def test_video_model_beats_all_black_and_writes_a_gif(
+    mnist_train, mnist_test, tmp_path
+):
+    """Small frames (32x32, digits halved to 14x14) to fit the CI budget."""
+
+    def halve(d):
+        d = d[:, 0].astype(np.float32)
+        return (d.reshape(-1, 14, 2, 14, 2).mean((2, 4))).astype(np.uint8)
+
+    train = moving_mnist(halve(mnist_train.X[:2000]), 600, n_frames=10, size=32,
+                         n_digits=1, seed=0)  # fmt: skip
+    test = moving_mnist(halve(mnist_test.X[:500]), 100, n_frames=10, size=32,
+                        n_digits=1, seed=1)  # fmt: skip
+    model = SequenceAutoencoder(
+        horizon=5,
+        reconstruct=False,
+        code_size=64,
+        hidden_size=64,
+        frame_channels=(16, 32),
+        frame_features=64,
+        epochs=12,
+        batch_size=32,
+        lr=3e-3,
+        validation_fraction=0.0,
+        random_state=0,
+        device="cpu",
+    ).fit(train)
+    pred = model.forecast(test[:, :5]) / 255.0
+    true = test[:, 5:] / 255.0
+    mse = frame_mse(true, pred).mean()
+    black = frame_mse(true, np.zeros_like(true)).mean()
+    assert mse < 0.85 * black, f"MSE per frame {mse:.1f} vs all-black {black:.1f}"
+
+    model.save(tmp_path / "run")
+    np.save(tmp_path / "videos.npy", test[:3])
+    gif = tmp_path / "pred.gif"
+    res = CliRunner().invoke(
+        cli,
+        ["predict", str(tmp_path / "run"), str(tmp_path / "videos.npy"),
+         "--frames", "5", "--out", str(gif), "--index", "2"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["predicted"] == 5
+    from PIL import Image
+
+    with Image.open(gif) as im:
+        assert im.size == (3 * 32 * 3 + 2 * 2 * 3, 32 * 3)  # 3 panels, zoom 3
+        # Pillow merges identical consecutive frames (a digit resting on an
+        # edge) and adds up their durations: 10 frames of 200 ms in all.
+        total = 0
+        for i in range(im.n_frames):
+            im.seek(i)
+            total += im.info["duration"]
+        assert total == 10 * 200 and im.n_frames >= 6
+
+
+def test_cli_fits_items_from_an_interaction_log(tmp_path):
+    if not ML100K.exists():
+        pytest.skip(f"MovieLens 100K not found at {ML100K}")
+    small = tmp_path / "u.data"
+    small.write_text("".join(ML100K.read_text().splitlines(True)[:3000]))
+    run = tmp_path / "run"
+    res = CliRunner().invoke(
+        cli,
+        ["fit-sequence", str(small), "--kind", "items", "--window", "6",
+         "--horizon", "1", "--no-reconstruct", "--epochs", "1", "--hidden-size",
+         "8", "--code-size", "8", "--device", "cpu", "-q", "--out", str(run)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    import aekit
+
+    model = aekit.load(run)
+    assert model.kind_ == "items" and model.n_observed_ == 5
+    hist = tmp_path / "h.txt"
+    hist.write_text("# one history per line\n242 302 377\n")
+    res = CliRunner().invoke(cli, ["recommend", str(run), "--history", str(hist)])
+    assert res.exit_code == 0, res.output
+    items = [int(p.split(":")[0]) for p in res.output.split()]
+    assert len(items) == 10 and not {242, 302, 377} & set(items)
+    hist.write_text("242 abc\n")
+    res = CliRunner().invoke(cli, ["recommend", str(run), "--history", str(hist)])
+    assert res.exit_code == 2 and "must be integers" in res.output
+
+
+def test_clone_and_params():
+    from sklearn.base import clone
+
+    model = SequenceAutoencoder(horizon=3, cell="lstm", frame_channels=(8, 16))
+    twin = clone(model)
+    assert twin.get_params() == model.get_params()
+    W = sliding_windows(np.cos(np.arange(80.0) / 3), 12)
+    twin.set_params(epochs=1, device="cpu", random_state=0).fit(W)
+    assert twin.forecast(W[:4, :9]).shape == (4, 3, 1)
+    assert not hasattr(clone(twin), "module_")
