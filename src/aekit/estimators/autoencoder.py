@@ -490,7 +490,6 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         self.loss_ = self._resolve_loss(Xs_train)
         if source is not None:
             train = _ScaledSource(source, self.scaler_)
-        self._warn_overcomplete()
         check_mode(self.binarize)
         Xs_val_plain = Xs_val  # error statistics stay on the data as given
         if self.binarize is not None:
