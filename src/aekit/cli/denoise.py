@@ -23,11 +23,31 @@ def denoise_images(
     return restore_files(aekit.load(run_dir), input_path, out, overlap=overlap)
 
 
-def _is_images(path: str) -> bool:
+def _needs_tiles(model, path: str) -> bool:
+    """Whether ``path`` holds images of another size than the model's input."""
+    from PIL import Image, UnidentifiedImageError
+
     from aekit.data.readers import IMAGE_SUFFIXES
 
     p = Path(path)
-    return p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES
+    if not (p.is_dir() or p.suffix.lower() in IMAGE_SUFFIXES):
+        return False
+    shape = tuple(getattr(model, "input_shape_", ()))
+    if len(shape) != 3:
+        return False  # not an image model: nothing to tile
+    files = (
+        [p]
+        if p.is_file()
+        else [f for f in sorted(p.rglob("*")) if f.suffix.lower() in IMAGE_SUFFIXES]
+    )
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                if (im.height, im.width) != shape[1:]:
+                    return True
+        except (UnidentifiedImageError, OSError):
+            continue  # the reader reports unreadable files
+    return False
 
 
 @click.command("denoise")
@@ -51,18 +71,19 @@ def denoise_command(run_dir, data, out, key, image_size, overlap):
     """Denoise DATA (npy, csv, an image or a folder of images) with RUN_DIR's model.
 
     The output is the same kind as the input: images with the same names and
-    bit depth (any size: overlapping tiles of the training size), the same
-    format and dtype for arrays.
+    bit depth (images of another size than the training size go through
+    overlapping tiles, blended smoothly), the same format and dtype for arrays.
     """
     import aekit
     from aekit.denoising import denoise_data
 
-    if _is_images(data) and image_size is None:
+    model = aekit.load(run_dir)
+    if image_size is None and _needs_tiles(model, data):
         written = denoise_images(run_dir, data, out, overlap=overlap)
-        click.echo(f"Denoised {len(written)} image(s); wrote {out}")
+        click.echo(f"Denoised {len(written)} image(s) in tiles; wrote {out}")
         return
     result = denoise_data(
-        aekit.load(run_dir),
+        model,
         data,
         out,
         key=key,
