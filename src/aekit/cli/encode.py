@@ -13,13 +13,36 @@ def _model(run_dir):
     return aekit.load(run_dir)
 
 
-def _data(data, key, image_size):
+def _data(data, key, image_size, strict=False, nan_policy="error"):
     from aekit.data import load
 
-    return load(data, key=key, image_size=parse_image_size(image_size))
+    return load(
+        data,
+        key=key,
+        image_size=parse_image_size(image_size),
+        strict=strict,
+        nan_policy=nan_policy,
+    )
+
+
+def data_options(f):
+    """--strict and --nan-policy: how to read imperfect data."""
+    f = click.option(
+        "--nan-policy",
+        type=click.Choice(["error", "drop", "zero"]),
+        default="error",
+        help="NaN/inf values: error, drop their rows (with a warning), or use 0.",
+    )(f)
+    f = click.option(
+        "--strict",
+        is_flag=True,
+        help="Fail on an unreadable image in a folder instead of skipping it.",
+    )(f)
+    return f
 
 
 def _io_options(f):
+    f = data_options(f)
     f = click.option("--image-size", help="Resize images to HxW.")(f)
     f = click.option("--key", help="Array name inside an .npz file.")(f)
     f = click.option("--out", "-o", required=True, help="Output file (.npy or .csv).")(
@@ -32,11 +55,12 @@ def _io_options(f):
 @click.argument("run_dir")
 @click.argument("data")
 @_io_options
-def encode_command(run_dir, data, out, key, image_size):
+def encode_command(run_dir, data, out, key, image_size, strict, nan_policy):
     """Encode DATA with the model in RUN_DIR; write the codes to --out."""
     from aekit.workflows import write_array
 
-    codes = _model(run_dir).transform(_data(data, key, image_size).X)
+    ds = _data(data, key, image_size, strict, nan_policy)
+    codes = _model(run_dir).transform(ds.X)
     write_array(out, codes)
     click.echo(f"Wrote codes of shape {codes.shape} to {out}")
 
@@ -45,12 +69,12 @@ def encode_command(run_dir, data, out, key, image_size):
 @click.argument("run_dir")
 @click.argument("codes")
 @_io_options
-def decode_command(run_dir, codes, out, key, image_size):
+def decode_command(run_dir, codes, out, key, image_size, strict, nan_policy):
     """Decode CODES (.npy, .csv) with the model in RUN_DIR; write data to --out."""
     from aekit.workflows import write_array
 
     model = _model(run_dir)
-    Z = _data(codes, key, image_size).X
+    Z = _data(codes, key, image_size, strict, nan_policy).X
     X = model.inverse_transform(Z)
     write_array(out, X)
     click.echo(f"Wrote decoded data of shape {X.shape} to {out}")
@@ -60,11 +84,12 @@ def decode_command(run_dir, codes, out, key, image_size):
 @click.argument("run_dir")
 @click.argument("data")
 @_io_options
-def reconstruct_command(run_dir, data, out, key, image_size):
+def reconstruct_command(run_dir, data, out, key, image_size, strict, nan_policy):
     """Encode then decode DATA; write the reconstruction to --out."""
     from aekit.workflows import write_array
 
-    X = _model(run_dir).reconstruct(_data(data, key, image_size).X)
+    ds = _data(data, key, image_size, strict, nan_policy)
+    X = _model(run_dir).reconstruct(ds.X)
     write_array(out, X)
     click.echo(f"Wrote reconstructions of shape {X.shape} to {out}")
 

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from aekit.cli.encode import data_options
 from aekit.cli.options import parse_image_size
 
 
@@ -14,14 +15,21 @@ from aekit.cli.options import parse_image_size
 @click.argument("data")
 @click.option("--key", help="Array name inside an .npz file.")
 @click.option("--image-size", help="Resize images to HxW.")
-def evaluate_command(run_dir, data, key, image_size):
+@data_options
+def evaluate_command(run_dir, data, key, image_size, strict, nan_policy):
     """Print mse, mae, psnr, bce, compression ratio and n as JSON."""
     import aekit
     from aekit.data import load
     from aekit.workflows import evaluate
 
     model = aekit.load(run_dir)
-    ds = load(data, key=key, image_size=parse_image_size(image_size))
+    ds = load(
+        data,
+        key=key,
+        image_size=parse_image_size(image_size),
+        strict=strict,
+        nan_policy=nan_policy,
+    )
     click.echo(json.dumps(evaluate(model, ds), indent=2))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import click
 
 from aekit.cli.options import given, parse_image_size, parse_ints, read_toml
 from aekit.exceptions import ConfigError
-from aekit.io import atomic_write_json
+from aekit.io import atomic_write_json, remove_stale_temps
 
 CHECKPOINT = "checkpoint.safetensors"
 FIT_STATE = "fit.json"
@@ -118,6 +119,20 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         None,
     ),
     ("--seed", "random_state", int, "Random seed (default 0).", None),
+    (
+        "--nan-policy",
+        "nan_policy",
+        click.Choice(["error", "drop", "zero"]),
+        "NaN/inf values: error (default), drop their rows, or replace by 0.",
+        None,
+    ),
+    (
+        "--divergence-retries",
+        "divergence_retries",
+        int,
+        "On a NaN/inf loss, redo the epoch at half the lr, up to N times.",
+        None,
+    ),
     ("--device", "device", str, "auto, cpu, cuda, cuda:N or mps.", None),
 ]
 
@@ -137,12 +152,24 @@ def fit_run(
     image_size=None,
     resume: bool = False,
     verbose: int = 1,
+    strict: bool = False,
 ):
-    """Fit on ``data`` and write the run folder ``out``; returns the estimator."""
+    """Fit on ``data`` and write the run folder ``out``; returns the estimator.
+
+    A checkpoint is written after every epoch; an interruption (Ctrl-C, a
+    kill, a full disk) leaves the last completed epoch's, which ``resume``
+    continues from.
+    """
     from aekit.data import load
 
     out = Path(out)
-    ds = load(data, key=key, image_size=image_size)
+    ds = load(
+        data,
+        key=key,
+        image_size=image_size,
+        strict=strict,
+        nan_policy=params.get("nan_policy", "error"),
+    )
     cls = _estimator_class(params)
     known = cls().get_params()
     unknown = set(params) - set(known)
@@ -150,12 +177,23 @@ def fit_run(
         raise ConfigError(f"Unknown option(s) {', '.join(sorted(unknown))}.")
     est = cls(**{"random_state": 0, **params, "verbose": verbose})
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)  # left by a process that was killed mid-write
+    if resume and not (out / CHECKPOINT).exists():
+        # Killed before the first epoch ended: starting over is the same run.
+        warnings.warn(
+            f"{out} has no checkpoint (no epoch had completed); starting from the "
+            "first epoch.",
+            UserWarning,
+            stacklevel=2,
+        )
+        resume = False
     atomic_write_json(
         out / FIT_STATE,
         {
             "data": str(data),
             "key": key,
             "image_size": image_size,
+            "strict": strict,
             "params": {
                 k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
             },
@@ -199,6 +237,12 @@ def fit_run(
 @click.option("--image-size", help="Resize images to HxW, e.g. 28x28.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help="Fail on an unreadable image in a folder instead of skipping it.",
+)
+@click.option(
     "--regularizer",
     "regularizer",
     multiple=True,
@@ -206,7 +250,17 @@ def fit_run(
 )
 @click.pass_context
 def fit_command(
-    ctx, data, out, config_file, resume, key, image_size, quiet, regularizer, **flags
+    ctx,
+    data,
+    out,
+    config_file,
+    resume,
+    key,
+    image_size,
+    quiet,
+    strict,
+    regularizer,
+    **flags,
 ):
     """Fit an autoencoder on DATA and write the run folder --out."""
     from aekit import Autoencoder
@@ -221,10 +275,16 @@ def fit_command(
                 f"Nothing to resume in {out}: it has no {FIT_STATE}. Run without "
                 "--resume to start."
             )
-        state = json.loads(state_file.read_text())
-        params |= state["params"]
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            params |= state["params"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{state_file} is corrupt ({exc}); run without --resume to start over."
+            ) from None
         key = key or state.get("key")
         image_size = image_size or state.get("image_size")
+        strict = state.get("strict", False) if strict is None else strict
     if config_file:
         params |= read_toml(config_file, known)
     for flag, name, _type, _help, convert in FIT_OPTIONS:
@@ -237,17 +297,22 @@ def fit_command(
     for name in ("hidden", "decoder_hidden", "regularizers"):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
-    est, ds = fit_run(
-        data,
-        out_path,
-        params,
-        key=key,
-        image_size=parse_image_size(image_size)
-        if isinstance(image_size, str)
-        else image_size,
-        resume=resume,
-        verbose=0 if quiet else 1,
-    )
+    try:
+        est, ds = fit_run(
+            data,
+            out_path,
+            params,
+            key=key,
+            image_size=parse_image_size(image_size)
+            if isinstance(image_size, str)
+            else image_size,
+            resume=resume,
+            verbose=0 if quiet else 1,
+            strict=bool(strict),
+        )
+    except KeyboardInterrupt:
+        click.echo(f"aekit: interrupted; {_resume_hint(data, out_path)}", err=True)
+        ctx.exit(130)
     summary = json.loads((out_path / "summary.json").read_text())
     last = est.history_[-1]
     click.echo(
@@ -256,6 +321,19 @@ def fit_command(
         f"validation loss {last.get('val_loss', last['train_loss']):.5g}."
     )
     click.echo(f"Run folder: {out_path}")
+
+
+def _resume_hint(data, out: Path) -> str:
+    """Where an interrupted fit stands, read from its checkpoint's header."""
+    ckpt = out / CHECKPOINT
+    try:
+        with open(ckpt, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            meta = json.loads(json.loads(fh.read(n))["__metadata__"]["aekit"])
+        done = f"epoch {meta['state']['epoch'] + 1} is saved in {ckpt}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no epoch had completed; run 'aekit fit {data} --out {out}' again."
+    return f"{done}; continue with 'aekit fit {data} --out {out} --resume'."
 
 
 for _flag, _name, _type, _help, _conv in reversed(FIT_OPTIONS):

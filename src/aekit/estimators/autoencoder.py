@@ -83,6 +83,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
     verbose : int, default=0
         1 shows a progress bar over epochs.
+    nan_policy : {"error", "drop", "zero"}, default="error"
+        NaN and inf in ``X``: an error saying how many and where; "drop" drops
+        those rows in ``fit`` (inference must keep every row, so there it is
+        an error); "zero" replaces them by 0. Both warn with the count.
+    divergence_retries : int, default=0
+        When the loss becomes NaN or inf, redo the epoch from its start with
+        the learning rate halved, up to this many times, before giving up.
 
     Attributes
     ----------
@@ -139,6 +146,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         random_state=None,
         device: str = "auto",
         verbose: int = 0,
+        nan_policy: str = "error",
+        divergence_retries: int = 0,
     ):
         self.code_size = code_size
         self.hidden = hidden
@@ -163,6 +172,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.device = device
         self.verbose = verbose
+        self.nan_policy = nan_policy
+        self.divergence_retries = divergence_retries
 
     # -- building -------------------------------------------------------------
     def _model_spec(self, loss: str) -> dict[str, Any]:
@@ -172,7 +183,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 "The 'code_size' parameter of Autoencoder must be an int in the range "
                 f"[1, inf). Got {self.code_size!r} instead."
             )
-        hidden = (self.hidden,) if isinstance(self.hidden, int) else self.hidden
+        hidden = _widths(self.hidden, "hidden")
         latent = LATENTS.parse(self.latent)
         latent.setdefault("code_size", int(self.code_size))
         if self.code_activation is not None:
@@ -182,9 +193,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         return {
             "architecture": {
                 "kind": "dense",
-                "hidden": tuple(int(h) for h in hidden),
+                "hidden": hidden,
                 "decoder_hidden": (
-                    tuple(int(h) for h in self.decoder_hidden)
+                    _widths(self.decoder_hidden, "decoder_hidden")
                     if self.decoder_hidden is not None
                     else None
                 ),
@@ -199,17 +210,27 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         }
 
     def _trainer_config(self, seed: int) -> TrainerConfig:
+        if self.batch_norm and _number(self.batch_size, int, "batch_size") < 2:
+            raise ConfigError(
+                "batch_norm=True needs batch_size >= 2 (batch statistics of one "
+                f"sample are undefined). Got batch_size={self.batch_size!r}."
+            )
         return TrainerConfig(
-            epochs=int(self.epochs),
-            batch_size=int(self.batch_size),
-            lr=float(self.lr),
+            epochs=_number(self.epochs, int, "epochs"),
+            batch_size=_number(self.batch_size, int, "batch_size"),
+            lr=_number(self.lr, float, "lr"),
             optimizer=self.optimizer,
-            weight_decay=float(self.weight_decay),
+            weight_decay=_number(self.weight_decay, float, "weight_decay"),
             lr_schedule=self.lr_schedule,
-            patience=None if self.patience is None else int(self.patience),
+            patience=None
+            if self.patience is None
+            else _number(self.patience, int, "patience"),
             device=self.device,
             seed=seed,
-            verbose=int(self.verbose),
+            verbose=_number(self.verbose, int, "verbose"),
+            divergence_retries=_number(
+                self.divergence_retries, int, "divergence_retries"
+            ),
         )
 
     def _callbacks(self) -> list[Any]:
@@ -237,7 +258,15 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         value_range = None
         if isinstance(X, Dataset):
             value_range, X = X.value_range, X.X
-        X = check_array(X, min_samples=2 if reset else 1)
+        policy = self.nan_policy
+        if not reset and policy == "drop":
+            policy = "error"  # inference returns one row per input row
+        if reset and _n_rows(X) == 1:
+            raise DataError(
+                f"X has 1 sample, but fitting {type(self).__name__} needs at least 2. "
+                "Add data; a fitted model transforms single samples."
+            )
+        X = check_array(X, min_samples=2 if reset else 1, nan_policy=policy)
         if reset:
             self.input_shape_ = tuple(int(s) for s in X.shape[1:])
             self.n_features_in_ = int(np.prod(self.input_shape_))
@@ -289,12 +318,23 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 "validation_fraction must be in [0, 1). Got "
                 f"{self.validation_fraction!r}."
             )
-        seed = seed_from(self.random_state)
+        try:
+            seed = seed_from(self.random_state)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                "random_state must be None, an int, a RandomState or a Generator. "
+                f"Got {self.random_state!r}."
+            ) from None
         rng = np.random.default_rng(seed)
         n = len(X)
         n_val = int(round(n * self.validation_fraction))
-        if n - n_val < 1:
-            n_val = 0
+        if n_val and n - n_val < 2:
+            raise ConfigError(
+                f"validation_fraction={self.validation_fraction!r} holds out {n_val} "
+                f"of {n} samples, leaving {n - n_val} to train on; fitting needs at "
+                "least 2. Lower validation_fraction (0 turns validation off) or add "
+                "data."
+            )
         order = rng.permutation(n)
         train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
         X_train = np.asarray(X[train_idx])
@@ -524,7 +564,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             est._load_extra(config, tensors)
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise ModelFileError(
                 f"{path} does not describe a model this aekit can rebuild: "
                 f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
@@ -539,15 +579,62 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         pass
 
 
+def _n_rows(X) -> int | None:
+    try:
+        return len(X) if getattr(X, "ndim", 2) >= 2 else None
+    except TypeError:
+        return None
+
+
+def _number(value, kind: type, name: str):
+    """``int(value)`` or ``float(value)``, or a ConfigError naming ``name``."""
+    try:
+        if isinstance(value, str | bytes) or (kind is int and value != int(value)):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(
+            f"The {name!r} parameter must be {'an int' if kind is int else 'a number'}"
+            f". Got {value!r}."
+        ) from None
+
+
+def _widths(value, name: str) -> tuple[int, ...]:
+    """Layer widths from an int or a sequence of ints."""
+    values = (value,) if isinstance(value, int | np.integer) else value
+    try:
+        if isinstance(values, str | bytes):
+            raise TypeError
+        return tuple(_number(v, int, name) for v in values)
+    except (TypeError, ConfigError):
+        raise ConfigError(
+            f"The {name!r} parameter must be a tuple of ints such as (512, 256). "
+            f"Got {value!r}."
+        ) from None
+
+
 def _read_history(path: Path) -> list[dict[str, Any]]:
     import csv
 
     if not path.exists():
         return []
     rows = []
-    with open(path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            rows.append(
-                {k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
-            )
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                rows.append(
+                    {
+                        k: (float(v) if v not in ("", None) else None)
+                        for k, v in row.items()
+                    }
+                )
+    except (OSError, ValueError, TypeError, csv.Error) as exc:
+        # The log is not needed to use the model: load it without the history.
+        warnings.warn(
+            f"{path} is unreadable ({exc}); the model is loaded without its "
+            "training history.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return []
     return rows
