@@ -296,6 +296,11 @@ def _out_is_a_file(tmp, run):
     return ["encode", run, "digits", "--out", tmp / "o" / "z.npy"], "Could not write"
 
 
+def _out_under_a_file(tmp, run):
+    (tmp / "f").write_text("x")
+    return ["fit", "digits", "--out", tmp / "f" / "run"], "Cannot create the run folder"
+
+
 CLI_CASES = [
     _missing,
     _not_regular,
@@ -330,6 +335,7 @@ CLI_CASES = [
     _pickled_npy,
     _corrupt_resume_state,
     _out_is_a_file,
+    _out_under_a_file,
 ]
 
 

@@ -68,7 +68,7 @@ def _checkpoint_epoch(path: Path) -> int | None:
         return None
 
 
-EPOCHS = 25
+EPOCHS = 20
 
 
 @pytest.fixture(scope="module")
@@ -89,11 +89,11 @@ def test_same_seed_same_weights_across_processes(reference):
     assert len(hist) > 2  # it trained
 
 
-def test_sigint_saves_a_checkpoint_and_resume_is_bit_identical(reference, tmp_path):
-    out = tmp_path / "run"
+def _interrupt_with_sigint(out: Path) -> None:
+    """Start a fit, send SIGINT mid-run (past epoch 2), check what it says."""
     p = _spawn(out, EPOCHS)
     deadline = time.monotonic() + 600
-    while (_checkpoint_epoch(out / CKPT) or 0) < 2:  # mid-run, past epoch 2
+    while (_checkpoint_epoch(out / CKPT) or 0) < 2:
         assert p.poll() is None, "the fit ended before it could be interrupted"
         assert time.monotonic() < deadline
         time.sleep(0.01)
@@ -101,18 +101,10 @@ def test_sigint_saves_a_checkpoint_and_resume_is_bit_identical(reference, tmp_pa
     _, err = p.communicate(timeout=600)
     assert p.returncode == 130, err
     assert "Traceback" not in err
-    assert "aekit: interrupted; epoch" in err and "--resume" in err, err
     done = _checkpoint_epoch(out / CKPT)
     assert done is not None and 2 <= done < EPOCHS
-    assert f"epoch {done} is saved" in err
+    assert f"aekit: interrupted; epoch {done} is saved" in err and "--resume" in err
     assert not (out / "config.json").exists()  # no half-written run folder
-
-    p = _spawn(out, EPOCHS, "--resume")
-    _, err = p.communicate(timeout=600)
-    assert p.returncode == 0, err
-    _assert_same_weights(out, reference["a"])
-    assert not (out / CKPT).exists()
-    assert _history(out) == _history(reference["a"])
 
 
 def _history(run: Path) -> list[dict]:
@@ -140,26 +132,33 @@ def _kill_and_inspect(out: Path, rng: random.Random, wall: float) -> str:
     return f"rc={p.returncode} ckpt={_checkpoint_epoch(out / CKPT)}"
 
 
-def _sigkill_repeatedly(reference, tmp_path, n_kills: int, seed: int):
-    rng = random.Random(seed)
-    out = tmp_path / "run"
-    log = [_kill_and_inspect(out, rng, reference["wall"]) for _ in range(n_kills)]
+def _finish_and_compare(out: Path, reference, log) -> None:
     p = _spawn(out, EPOCHS, *(["--resume"] if (out / "fit.json").exists() else []))
     _, err = p.communicate(timeout=600)
     assert p.returncode == 0, (err, log)
     _assert_same_weights(out, reference["a"])
+    assert _history(out) == _history(reference["a"])
+    assert not (out / CKPT).exists()
     assert not list(out.glob(".*.tmp")), "temp files were left behind"
-    return log
 
 
-def test_sigkill_at_random_moments_leaves_a_usable_checkpoint(reference, tmp_path):
-    _sigkill_repeatedly(reference, tmp_path, n_kills=2, seed=20261129)
+def test_sigint_then_sigkill_then_resume_is_bit_identical(reference, tmp_path):
+    """Ctrl-C mid-run: exit 130 and a checkpoint; then --resume, killed with
+    SIGKILL at a random moment; then --resume to the end: the weights and the
+    history equal the uninterrupted run's, bit for bit."""
+    out = tmp_path / "run"
+    _interrupt_with_sigint(out)
+    log = [_kill_and_inspect(out, random.Random(20261129), reference["wall"])]
+    _finish_and_compare(out, reference, log)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(3))
 def test_sigkill_many_times(reference, tmp_path, seed):
-    _sigkill_repeatedly(reference, tmp_path, n_kills=6, seed=seed)
+    rng = random.Random(seed)
+    out = tmp_path / "run"
+    log = [_kill_and_inspect(out, rng, reference["wall"]) for _ in range(6)]
+    _finish_and_compare(out, reference, log)
 
 
 # -- in-process faults --------------------------------------------------------------
@@ -351,3 +350,25 @@ def test_divergence_retry_rescues_a_too_high_learning_rate():
         ae = Autoencoder(**kw, divergence_retries=12).fit(X)
     assert ae.history_[0]["lr"] < 40.0
     assert np.isfinite([row["train_loss"] for row in ae.history_]).all()
+
+
+def test_ctrl_c_in_the_first_epoch_then_resume_starts_over(
+    small_reference, tmp_path, monkeypatch
+):
+    from aekit.training import trainer as trainer_mod
+
+    def interrupted(self, model, train, *a, **kw):
+        raise KeyboardInterrupt  # before any epoch completes
+
+    out = tmp_path / "run"
+    monkeypatch.setattr(trainer_mod.Trainer, "fit", interrupted)
+    r = _invoke("fit", "digits", "--out", out, "--epochs", 5, *SMALL_ARGV)
+    assert r.exit_code == 130
+    assert "no epoch had completed" in r.stderr and not (out / CKPT).exists()
+    monkeypatch.undo()
+    r = _invoke("fit", "digits", "--out", out, "--resume", "-q")
+    assert r.exit_code == 0, r.output
+    assert "no checkpoint (no epoch had completed); starting from the first" in (
+        r.stderr
+    )
+    _assert_same_weights(out, small_reference)

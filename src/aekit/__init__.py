@@ -10,6 +10,7 @@ from aekit.exceptions import (  # noqa: E402
     ModelFileError,
     NotFittedError,
     TrainingError,
+    WriteError,
 )
 from aekit.runs import load  # noqa: E402
 
@@ -21,6 +22,7 @@ __all__ = [
     "ModelFileError",
     "NotFittedError",
     "TrainingError",
+    "WriteError",
     "__version__",
     "load",
 ]

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from aekit.cli.options import given, parse_image_size, parse_ints, read_toml
-from aekit.exceptions import ConfigError
+from aekit.exceptions import ConfigError, WriteError
 from aekit.io import atomic_write_json, remove_stale_temps
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -176,7 +176,13 @@ def fit_run(
     if unknown:
         raise ConfigError(f"Unknown option(s) {', '.join(sorted(unknown))}.")
     est = cls(**{"random_state": 0, **params, "verbose": verbose})
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(
+            f"Cannot create the run folder {out}: {exc.strerror or exc}. Choose "
+            "another --out."
+        ) from None
     remove_stale_temps(out)  # left by a process that was killed mid-write
     if resume and not (out / CHECKPOINT).exists():
         # Killed before the first epoch ended: starting over is the same run.
