@@ -130,7 +130,7 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         "--divergence-retries",
         "divergence_retries",
         int,
-        "On a NaN/inf loss, redo the epoch at half the lr, up to N times.",
+        "On a NaN/inf loss, start over at half the lr, up to N times.",
         None,
     ),
     ("--device", "device", str, "auto, cpu, cuda, cuda:N or mps.", None),

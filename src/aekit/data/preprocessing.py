@@ -59,7 +59,10 @@ class Scaler:
         else:  # standard
             offset = X.mean(axis=0, dtype=np.float64)
             scale = X.std(axis=0, dtype=np.float64)
-        scale = np.where(scale > 0, scale, 1.0)
+        # A spread too small for float32 (it would become 0 and divide by
+        # zero) counts as none: that feature is only shifted.
+        tiny = np.finfo(np.float32).tiny
+        scale = np.where(np.abs(scale) >= tiny, scale, 1.0)
         self.offset = offset.astype(np.float32)
         self.scale = scale.astype(np.float32)
         return self

@@ -88,8 +88,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         those rows in ``fit`` (inference must keep every row, so there it is
         an error); "zero" replaces them by 0. Both warn with the count.
     divergence_retries : int, default=0
-        When the loss becomes NaN or inf, redo the epoch from its start with
-        the learning rate halved, up to this many times, before giving up.
+        When the loss becomes NaN or inf, start training over (from the
+        initial weights, or from the resumed checkpoint) with the learning rate
+        halved, up to this many times, before giving up.
 
     Attributes
     ----------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import numbers
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -52,20 +53,25 @@ class TrainerConfig:
                 f"Got {getattr(self, name)!r}."
             )
 
+        def integer(value, low):
+            return isinstance(value, numbers.Integral) and value >= low
+
+        def real(value, low, strict):
+            return isinstance(value, numbers.Real) and (
+                (value > low if strict else value >= low) and value < math.inf
+            )
+
         for name in ("epochs", "batch_size"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+            if not integer(getattr(self, name), 1):
                 bad(name, "an int >= 1")
-        if not (isinstance(self.lr, int | float) and 0 < self.lr < math.inf):
+        if not real(self.lr, 0, strict=True):
             bad("lr", "a finite number > 0")
         for name in ("weight_decay", "min_delta"):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and 0 <= value < math.inf):
+            if not real(getattr(self, name), 0, strict=False):
                 bad(name, "a finite number >= 0")
-        if self.patience is not None and (
-            not isinstance(self.patience, int) or self.patience < 1
-        ):
+        if self.patience is not None and not integer(self.patience, 1):
             bad("patience", "an int >= 1, or None to turn early stopping off")
-        if not isinstance(self.divergence_retries, int) or self.divergence_retries < 0:
+        if not integer(self.divergence_retries, 0):
             bad("divergence_retries", "an int >= 0")
 
 
