@@ -372,3 +372,15 @@ def test_ctrl_c_in_the_first_epoch_then_resume_starts_over(
         r.stderr
     )
     _assert_same_weights(out, small_reference)
+
+
+def test_resume_of_a_finished_fit_changes_nothing(small_reference, tmp_path):
+    import shutil
+
+    out = Path(shutil.copytree(small_reference, tmp_path / "run"))
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "fit.json"}
+    r = _invoke("fit", "digits", "--out", out, "--resume", "-q")
+    assert r.exit_code == 0, r.output
+    assert "had finished: nothing to resume" in r.stderr
+    for name, data in before.items():
+        assert (out / name).read_bytes() == data, f"{name} changed"

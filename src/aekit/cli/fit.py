@@ -185,6 +185,12 @@ def fit_run(
         ) from None
     remove_stale_temps(out)  # left by a process that was killed mid-write
     if resume and not (out / CHECKPOINT).exists():
+        finished = _finished_run(out)
+        if finished is not None:
+            warnings.warn(
+                f"The fit in {out} had finished: nothing to resume.", stacklevel=2
+            )
+            return finished, ds
         # Killed before the first epoch ended: starting over is the same run.
         warnings.warn(
             f"{out} has no checkpoint (no epoch had completed); starting from the "
@@ -327,6 +333,19 @@ def fit_command(
         f"validation loss {last.get('val_loss', last['train_loss']):.5g}."
     )
     click.echo(f"Run folder: {out_path}")
+
+
+def _finished_run(out: Path):
+    """The fitted estimator in ``out`` if its fit had already finished."""
+    import aekit
+    from aekit.exceptions import ModelFileError
+
+    if not (out / "config.json").exists():
+        return None
+    try:
+        return aekit.load(out)
+    except ModelFileError:
+        return None  # damaged: fit again
 
 
 def _resume_hint(data, out: Path) -> str:
