@@ -111,6 +111,8 @@ PARSE_ERRORS = (
     OverflowError,
     SyntaxError,  # a damaged .npy header (numpy parses it with ast.literal_eval)
     tokenize.TokenError,
+    NotImplementedError,  # zipfile: "zip file version 6.4", found by fuzzing
+    RuntimeError,  # zipfile: "File 'a.npy' is encrypted", found by fuzzing
 )
 
 
@@ -211,12 +213,21 @@ def read_csv(path: Path, *, delimiter: str | None = None, **_) -> Dataset:
 
 def read_parquet(path: Path, **_) -> Dataset:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        return _read_parquet(path)
+    except DataError:
+        raise
     except (pa.ArrowException, *PARSE_ERRORS) as exc:
+        # A damaged file can fail late: decoding a column name, a page...
         raise DataError(f"{path} is not a readable Parquet file ({exc}).") from None
+
+
+def _read_parquet(path: Path) -> Dataset:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
     bad = [
         f.name
         for f in table.schema
