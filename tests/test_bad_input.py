@@ -254,6 +254,19 @@ def _batch_norm_batch_of_one(tmp, run):
     )
 
 
+def _topk_larger_than_code(tmp, run):
+    import aekit.regularizers  # noqa: F401  (registers what this build has)
+    from aekit.registry import REGULARIZERS
+
+    if "topk" not in REGULARIZERS:
+        pytest.skip("this build has no topk regularizer")
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--code-size", "3"]
+        + ["--regularizer", "topk:8"],
+        "The 'k' of the topk regularizer must be an int in [1, 3]",
+    )
+
+
 def _bad_option_value(tmp, run):
     return ["fit", "digits", "--out", tmp / "o", "--lr", "-0.1"], "'lr' training option"
 
@@ -319,6 +332,7 @@ CLI_CASES = [
     _newer_format,
     _validation_leaves_nothing,
     _batch_norm_batch_of_one,
+    _topk_larger_than_code,
     _bad_option_value,
     _patience_zero,
     _beyond_float32,
