@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 PYTEST_ARGS ?=
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test browser bench lint clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,20 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(VENV)/bin/aekit demo --out runs/demo
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev browser
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# The report's end-to-end test opens it in headless Chromium. Install Debian's
+# chromium when it is missing and we can (root, apt-get); otherwise the test
+# skips and says why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	|| { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing chromium for the report's browser test (apt-get)"; \
+	  timeout 600 sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends chromium' >/dev/null 2>&1 \
+	  || echo "could not install chromium; the browser test will skip"; \
+	else echo "chromium missing (needs root and apt-get to install); the browser test will skip"; fi; }
 
 # Benchmarks write markdown tables to bench/results/; they take tens of minutes.
 bench: $(VENV)/.installed-dev

@@ -13,12 +13,18 @@ from aekit.registry import ARCHITECTURES, CORRUPTIONS, LATENTS, LIKELIHOODS
 # Fields some components need to run on a tiny flat input.
 SMALL = {"dense": {"hidden": (16, 8)}}
 INPUT_SHAPES = {"dense": (12,)}
+# Image corruptions fold the flat (12,) samples into 3x4 images.
+CORRUPTION_FIELDS = {"blur": {"image_shape": "3x4"}, "blocks": {"image_shape": "3x4"}}
 
 
 def _spec(arch, latent, likelihood, corruption=None):
     return {
         **default_spec(),
-        "corruption": {"kind": corruption} if corruption else None,
+        "corruption": (
+            {"kind": corruption, **CORRUPTION_FIELDS.get(corruption, {})}
+            if corruption
+            else None
+        ),
         "architecture": {"kind": arch, **SMALL.get(arch, {})},
         "latent": {"kind": latent, "code_size": 3},
         "likelihood": {"kind": likelihood},

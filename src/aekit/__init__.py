@@ -2,7 +2,10 @@
 
 __version__ = "0.1.0"
 
-from aekit.estimators import Autoencoder  # noqa: E402
+from aekit.estimators import (  # noqa: E402
+    AnomalyDetector,
+    Autoencoder,
+)
 from aekit.exceptions import (  # noqa: E402
     AekitError,
     ConfigError,
@@ -12,10 +15,12 @@ from aekit.exceptions import (  # noqa: E402
     TrainingError,
     WriteError,
 )
+from aekit.report.html import write_report  # noqa: E402
 from aekit.runs import load  # noqa: E402
 
 __all__ = [
     "AekitError",
+    "AnomalyDetector",
     "Autoencoder",
     "ConfigError",
     "DataError",
@@ -25,4 +30,5 @@ __all__ = [
     "WriteError",
     "__version__",
     "load",
+    "write_report",
 ]

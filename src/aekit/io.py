@@ -27,10 +27,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, mode=
     path = Path(path)
     tmp = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
-        )
+        fd, tmp = _temp_beside(path)
         with os.fdopen(fd, mode) as fh:
             write(fh)
             fh.flush()
@@ -48,6 +45,20 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, mode=
 
 
 TEMP_SUFFIX = ".tmp"
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
+    )
+    # mkstemp makes the file private (0600); give it the usual mode instead.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    return fd, tmp
+
+
 _HINTS = {
     errno.ENOSPC: "free some disk space",
     errno.EDQUOT: "free some space within your quota",
@@ -96,10 +107,7 @@ def atomic_write_many(files: dict[str | os.PathLike, bytes]) -> None:
         for path, data in files.items():
             path = Path(path)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp = tempfile.mkstemp(
-                    prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
-                )
+                fd, tmp = _temp_beside(path)
                 staged.append((tmp, path))
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)

@@ -15,7 +15,12 @@ from typing import Any
 import torch
 from torch import nn
 
-from aekit import architectures, corruption, latents  # noqa: F401  (registries)
+from aekit import (  # noqa: F401  (registries)
+    architectures,
+    corruption,
+    latents,
+    regularizers,
+)
 from aekit.exceptions import ConfigError
 from aekit.registry import (
     ARCHITECTURES,
@@ -84,6 +89,9 @@ class AutoencoderModule(nn.Module):
         if spec["corruption"]:
             cls, cfg = CORRUPTIONS.config(spec["corruption"])
             self.corruption = cls(cfg)
+            check = getattr(self.corruption, "check_input_shape", None)
+            if check is not None:  # e.g. blur needs images: say so before training
+                check(self.input_shape)
 
     @property
     def code_shape(self) -> tuple[int, ...]:

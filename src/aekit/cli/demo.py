@@ -21,10 +21,13 @@ def run_demo(out: str | Path = "runs/demo", *, verbose: int = 1, epochs: int = 2
     from aekit.data import load
     from aekit.metrics import compression, per_sample_mse
     from aekit.report.figures import reconstruction_grid, save_png
+    from aekit.report.html import write_report
 
     out = Path(out)
     ds = load("digits")
-    X_train, X_test = train_test_split(ds.X, test_size=0.2, random_state=0)
+    X_train, X_test, _, y_test = train_test_split(
+        ds.X, ds.y, test_size=0.2, random_state=0
+    )
     code_size = 8
     t0 = time.perf_counter()
     ae = Autoencoder(
@@ -52,7 +55,18 @@ def run_demo(out: str | Path = "runs/demo", *, verbose: int = 1, epochs: int = 2
     t_pca = time.perf_counter() - t0
     mse_pca = float(per_sample_mse(flat_test, pca_recon).mean())
 
-    ae.save(out, extra_summary={"demo": {"test_mse": mse_ae, "pca_test_mse": mse_pca}})
+    ae.save(
+        out,
+        extra_summary={
+            "demo": {"test_mse": mse_ae, "pca_test_mse": mse_pca},
+            "data": {
+                "source": "digits, train split",
+                "n": len(X_train),
+                "sample_shape": list(ds.sample_shape),
+                "kind": ds.kind,
+            },
+        },
+    )
     figure = save_png(
         reconstruction_grid(
             scaled(X_test[:12]),
@@ -60,6 +74,12 @@ def run_demo(out: str | Path = "runs/demo", *, verbose: int = 1, epochs: int = 2
             title=f"digits test set, code size {code_size}",
         ),
         out / "reconstructions.png",
+    )
+    report = write_report(
+        out,
+        type(ds)(X_test, ds.kind, ds.value_range, y_test, name="digits"),
+        model=ae,
+        data_note="digits, held-out test split",
     )
     ratio = compression(ae.input_shape_, np.float32, ae.module_.code_shape)
     return {
@@ -72,6 +92,7 @@ def run_demo(out: str | Path = "runs/demo", *, verbose: int = 1, epochs: int = 2
         "code_size": code_size,
         "run_dir": out,
         "figure": figure,
+        "report": report,
     }
 
 
@@ -97,6 +118,7 @@ def demo_command(out, epochs, quiet):
         click.echo(f"| {name} | {mse:.5f} | {ratio:.0f}x | {secs:.2f} s |")
     click.echo(f"\nRun folder:      {r['run_dir']}")
     click.echo(f"Reconstructions: {r['figure']}")
+    click.echo(f"Report:          {r['report']}")
 
 
 COMMANDS = [demo_command]

@@ -7,10 +7,20 @@ import click
 from aekit.cli.options import parse_image_size
 
 
-def _model(run_dir):
+def _model(run_dir, guard: bool = True):
     import aekit
 
-    return aekit.load(run_dir)
+    model = aekit.load(run_dir)
+    if not guard and hasattr(model, "guard"):
+        model.guard = False
+    return model
+
+
+_no_guard = click.option(
+    "--no-guard",
+    is_flag=True,
+    help="Do not warn when DATA does not look like the training data.",
+)
 
 
 def _data(data, key, image_size, strict=False, nan_policy="error"):
@@ -55,12 +65,13 @@ def _io_options(f):
 @click.argument("run_dir")
 @click.argument("data")
 @_io_options
-def encode_command(run_dir, data, out, key, image_size, strict, nan_policy):
+@_no_guard
+def encode_command(run_dir, data, out, key, image_size, strict, nan_policy, no_guard):
     """Encode DATA with the model in RUN_DIR; write the codes to --out."""
     from aekit.workflows import write_array
 
     ds = _data(data, key, image_size, strict, nan_policy)
-    codes = _model(run_dir).transform(ds.X)
+    codes = _model(run_dir, not no_guard).transform(ds.X)
     write_array(out, codes)
     click.echo(f"Wrote codes of shape {codes.shape} to {out}")
 
@@ -84,12 +95,15 @@ def decode_command(run_dir, codes, out, key, image_size, strict, nan_policy):
 @click.argument("run_dir")
 @click.argument("data")
 @_io_options
-def reconstruct_command(run_dir, data, out, key, image_size, strict, nan_policy):
+@_no_guard
+def reconstruct_command(
+    run_dir, data, out, key, image_size, strict, nan_policy, no_guard
+):
     """Encode then decode DATA; write the reconstruction to --out."""
     from aekit.workflows import write_array
 
     ds = _data(data, key, image_size, strict, nan_policy)
-    X = _model(run_dir).reconstruct(ds.X)
+    X = _model(run_dir, not no_guard).reconstruct(ds.X)
     write_array(out, X)
     click.echo(f"Wrote reconstructions of shape {X.shape} to {out}")
 

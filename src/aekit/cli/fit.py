@@ -13,6 +13,7 @@ import click
 from aekit.cli.options import given, parse_image_size, parse_ints, read_toml
 from aekit.exceptions import ConfigError, WriteError
 from aekit.io import atomic_write_json, remove_stale_temps
+from aekit.training.distributed import is_main_process
 
 CHECKPOINT = "checkpoint.safetensors"
 FIT_STATE = "fit.json"
@@ -75,7 +76,22 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         "--noise",
         "noise",
         str,
-        "Denoising: input corruption such as gaussian:0.3 or masking:0.25.",
+        "Denoising: input corruption such as gaussian:0.3, masking:0.25, "
+        "salt_pepper:0.1, blur:1.5 or blocks:2.",
+        _optional_str,
+    ),
+    (
+        "--sparsity",
+        "sparsity",
+        str,
+        "Sparse code: kl:0.05 (target mean activation), l1:1e-3 or topk:25.",
+        _optional_str,
+    ),
+    (
+        "--contractive",
+        "contractive",
+        str,
+        "Contractive penalty weight, e.g. 1e-3 (or 1e-3,method=hutchinson).",
         _optional_str,
     ),
     ("--dropout", "dropout", float, "Dropout after hidden layers.", None),
@@ -133,14 +149,58 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         "On a NaN/inf loss, start over at half the lr, up to N times.",
         None,
     ),
+    (
+        "--precision",
+        "precision",
+        click.Choice(["fp32", "bf16", "fp16", "auto"]),
+        "Training precision (mixed precision with autocast).",
+        None,
+    ),
+    (
+        "--compile/--no-compile",
+        "compile",
+        bool,
+        "torch.compile the training step.",
+        None,
+    ),
+    (
+        "--contamination",
+        "contamination",
+        float,
+        "--task anomaly: expected anomaly fraction; sets the threshold.",
+        None,
+    ),
+    (
+        "--target-fpr",
+        "target_fpr",
+        float,
+        "--task anomaly: threshold flagging this fraction of held-out data.",
+        None,
+    ),
     ("--device", "device", str, "auto, cpu, cuda, cuda:N or mps.", None),
 ]
 
 
-def _estimator_class(params: dict[str, Any]):
+# --task: the estimator each task fits (a class with from_flat_params takes the
+# autoencoder's flags as well as its own).
+TASKS = {"autoencoder": "Autoencoder", "anomaly": "AnomalyDetector"}
+
+
+def _estimator_class(task: str = "autoencoder"):
+    from aekit.estimators.base import ESTIMATORS
+
+    if task not in TASKS:
+        raise ConfigError(f"Unknown task {task!r}. Choose one of: {', '.join(TASKS)}.")
+    return ESTIMATORS[TASKS[task]]
+
+
+def _known_params(cls) -> set[str]:
     from aekit import Autoencoder
 
-    return Autoencoder
+    known = set(cls().get_params())
+    if hasattr(cls, "from_flat_params"):
+        known |= set(Autoencoder().get_params())
+    return known
 
 
 def fit_run(
@@ -152,6 +212,7 @@ def fit_run(
     image_size=None,
     resume: bool = False,
     verbose: int = 1,
+    task: str = "autoencoder",
     strict: bool = False,
 ):
     """Fit on ``data`` and write the run folder ``out``; returns the estimator.
@@ -163,6 +224,14 @@ def fit_run(
     from aekit.data import load
 
     out = Path(out)
+    cls = _estimator_class(task)
+    unknown = set(params) - _known_params(cls)
+    if unknown:
+        others = [t for t, c in TASKS.items() if t != task]
+        raise ConfigError(
+            f"Unknown option(s) {', '.join(sorted(unknown))} for --task {task}"
+            f" (other tasks: {', '.join(others)})."
+        )
     ds = load(
         data,
         key=key,
@@ -170,12 +239,9 @@ def fit_run(
         strict=strict,
         nan_policy=params.get("nan_policy", "error"),
     )
-    cls = _estimator_class(params)
-    known = cls().get_params()
-    unknown = set(params) - set(known)
-    if unknown:
-        raise ConfigError(f"Unknown option(s) {', '.join(sorted(unknown))}.")
-    est = cls(**{"random_state": 0, **params, "verbose": verbose})
+    build = getattr(cls, "from_flat_params", cls)
+    est = build(**{"random_state": 0, **params, "verbose": verbose})
+    main = is_main_process()  # under torchrun, only rank 0 writes files
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -183,7 +249,8 @@ def fit_run(
             f"Cannot create the run folder {out}: {exc.strerror or exc}. Choose "
             "another --out."
         ) from None
-    remove_stale_temps(out)  # left by a process that was killed mid-write
+    if main:
+        remove_stale_temps(out)  # left by a process that was killed mid-write
     if resume and not (out / CHECKPOINT).exists():
         finished = _finished_run(out)
         if finished is not None:
@@ -199,20 +266,24 @@ def fit_run(
             stacklevel=2,
         )
         resume = False
-    atomic_write_json(
-        out / FIT_STATE,
-        {
-            "data": str(data),
-            "key": key,
-            "image_size": image_size,
-            "strict": strict,
-            "params": {
-                k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
+    if main:
+        atomic_write_json(
+            out / FIT_STATE,
+            {
+                "data": str(data),
+                "key": key,
+                "image_size": image_size,
+                "task": task,
+                "strict": strict,
+                "params": {
+                    k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
+                },
             },
-        },
-    )
+        )
     t0 = time.perf_counter()
     est.fit(ds, checkpoint=out / CHECKPOINT, resume=resume)
+    if not main:
+        return est, ds
     est.save(
         out,
         extra_summary={
@@ -245,9 +316,18 @@ def fit_run(
     help="TOML file of options; flags override it.",
 )
 @click.option("--resume", is_flag=True, help="Continue an interrupted run in --out.")
+@click.option(
+    "--task",
+    type=click.Choice(sorted(TASKS)),
+    default=None,
+    help="What to fit: an autoencoder (default) or an anomaly detector.",
+)
 @click.option("--key", help="Array name inside an .npz file.")
 @click.option("--image-size", help="Resize images to HxW, e.g. 28x28.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--no-report", is_flag=True, help="Skip the HTML report (RUN_DIR/report.html)."
+)
 @click.option(
     "--strict",
     is_flag=True,
@@ -267,17 +347,17 @@ def fit_command(
     out,
     config_file,
     resume,
+    task,
     key,
     image_size,
     quiet,
+    no_report,
     strict,
     regularizer,
     **flags,
 ):
-    """Fit an autoencoder on DATA and write the run folder --out."""
-    from aekit import Autoencoder
-
-    known = set(Autoencoder().get_params()) - {"verbose"}
+    """Fit an autoencoder (or, with --task anomaly, an anomaly detector) on DATA
+    and write the run folder --out."""
     params: dict[str, Any] = {}
     out_path = Path(out)
     if resume:
@@ -297,10 +377,13 @@ def fit_command(
         key = key or state.get("key")
         image_size = image_size or state.get("image_size")
         strict = state.get("strict", False) if strict is None else strict
+        task = task or state.get("task")
+    task = task or "autoencoder"
+    known = _known_params(_estimator_class(task)) - {"verbose"}
     if config_file:
         params |= read_toml(config_file, known)
     for flag, name, _type, _help, convert in FIT_OPTIONS:
-        dest = flag.lstrip("-").replace("-", "_")
+        dest = flag.split("/")[0].lstrip("-").replace("-", "_")
         if given(ctx, dest):
             value = flags[dest]
             params[name] = convert(value) if convert else value
@@ -320,11 +403,14 @@ def fit_command(
             else image_size,
             resume=resume,
             verbose=0 if quiet else 1,
+            task=task,
             strict=bool(strict),
         )
     except KeyboardInterrupt:
         click.echo(f"aekit: interrupted; {_resume_hint(data, out_path)}", err=True)
         ctx.exit(130)
+    if not is_main_process():
+        return
     summary = json.loads((out_path / "summary.json").read_text())
     last = est.history_[-1]
     click.echo(
@@ -332,7 +418,28 @@ def fit_command(
         f"{summary['fit_seconds']:.1f} s ({len(est.history_)} epochs); "
         f"validation loss {last.get('val_loss', last['train_loss']):.5g}."
     )
+    if hasattr(est, "threshold_"):
+        click.echo(
+            f"Anomaly threshold {est.threshold_:.5g} ({summary['threshold_rule']}); "
+            f"{summary['held_out_flagged_fraction']:.1%} of held-out samples are "
+            "above it."
+        )
     click.echo(f"Run folder: {out_path}")
+    if not no_report:
+        from aekit.report.html import write_report
+
+        try:
+            report = write_report(
+                out_path, ds, model=est, data_note=f"{data} (the training data)"
+            )
+        except Exception as exc:  # the run folder is written; keep the fit
+            click.echo(
+                f"aekit: warning: could not write the report ({type(exc).__name__}: "
+                f"{exc}); the run folder is complete. Try 'aekit report {out_path}'.",
+                err=True,
+            )
+        else:
+            click.echo(f"Report: {report}")
 
 
 def _finished_run(out: Path):

@@ -38,9 +38,18 @@ def cli():
 
 
 def _register() -> None:
-    from aekit.cli import datasets, demo, encode, evaluate, fit
+    from aekit.cli import (
+        anomalies,
+        datasets,
+        demo,
+        denoise,
+        encode,
+        evaluate,
+        fit,
+        report,
+    )
 
-    for module in (fit, encode, evaluate, demo, datasets):
+    for module in (fit, encode, evaluate, demo, datasets, report, anomalies, denoise):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -34,37 +34,49 @@ class Scaler:
         self.scale: np.ndarray | None = None
 
     def fit(self, X: np.ndarray, value_range=None) -> Scaler:
+        return self.fit_chunks([X], value_range, X.dtype)
+
+    def fit_chunks(self, chunks, value_range=None, dtype=np.float32) -> Scaler:
+        """Fit from an iterable of row blocks: data larger than memory in one pass."""
         mode = self.mode
-        shape = X.shape[1:]
+        dtype = np.dtype(dtype)
+        if mode == "auto" and value_range is None and dtype.kind in "ui":
+            info = np.iinfo(dtype)
+            value_range = (min(info.min, 0), info.max)
+        if mode == "auto" and value_range is not None:
+            mode = "range"
+        need_stats = not (mode == "none" or (mode == "range" and value_range))
+        n, lo, hi, total, total_sq = 0, None, None, None, None
+        for chunk in chunks if need_stats else []:
+            c = np.asarray(chunk, dtype=np.float64)
+            cmin, cmax = c.min(axis=0), c.max(axis=0)
+            lo = cmin if lo is None else np.minimum(lo, cmin)
+            hi = cmax if hi is None else np.maximum(hi, cmax)
+            s1, s2 = c.sum(axis=0), np.square(c).sum(axis=0)
+            total = s1 if total is None else total + s1
+            total_sq = s2 if total_sq is None else total_sq + s2
+            n += len(c)
         if mode == "auto":
-            if value_range is not None:
-                mode = "range"
-            elif X.dtype.kind in "ui":
-                info = np.iinfo(X.dtype)
-                mode, value_range = "range", (min(info.min, 0), info.max)
-            else:
-                lo, hi = float(np.min(X)), float(np.max(X))
-                mode = "none" if (lo >= 0 and hi <= 1) else "standard"
+            mode = "none" if (lo.min() >= 0 and hi.max() <= 1) else "standard"
         if mode == "range" and value_range is None:
             mode = "minmax"
         self.fitted_mode = mode
         if mode == "none":
-            offset, scale = np.zeros(shape), np.ones(shape)
+            offset, scale = np.zeros(1), np.ones(1)
         elif mode == "range":
-            lo, hi = value_range
-            offset, scale = np.full(shape, lo), np.full(shape, hi - lo)
+            lo_v, hi_v = value_range
+            offset, scale = np.array([lo_v], float), np.array([hi_v - lo_v], float)
         elif mode == "minmax":
-            offset = X.min(axis=0).astype(np.float64)
-            scale = X.max(axis=0).astype(np.float64) - offset
+            offset, scale = lo, hi - lo
         else:  # standard
-            offset = X.mean(axis=0, dtype=np.float64)
-            scale = X.std(axis=0, dtype=np.float64)
+            offset = total / n
+            scale = np.sqrt(np.maximum(total_sq / n - offset**2, 0.0))
         # A spread too small for float32 (it would become 0 and divide by
         # zero) counts as none: that feature is only shifted.
         tiny = np.finfo(np.float32).tiny
         scale = np.where(np.abs(scale) >= tiny, scale, 1.0)
-        self.offset = offset.astype(np.float32)
-        self.scale = scale.astype(np.float32)
+        self.offset = np.asarray(offset, np.float32)
+        self.scale = np.asarray(scale, np.float32)
         return self
 
     @property

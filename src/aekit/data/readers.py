@@ -480,8 +480,15 @@ def load(
                 raise DataError(f"{path} cannot be read: permission denied.") from None
             except IsADirectoryError:
                 raise DataError(f"{path} is a folder, not a file.") from None
+    if nan_policy == "error":
+        # A memory-mapped file may be larger than memory: check its first rows
+        # here; the estimator checks the rest chunk by chunk as it reads them.
+        head = ds.X[: max(min_samples, 1)] if isinstance(ds.X, np.memmap) else ds.X
+        check_array(head, name=ds.name or "The data", min_samples=min_samples)
+        return ds
+    # drop/zero need every value (and make an in-memory copy when they act).
     finite = None
-    if nan_policy != "error" and ds.X.dtype.kind == "f" and len(ds.X):
+    if ds.X.dtype.kind == "f" and len(ds.X):
         finite = np.isfinite(ds.X).reshape(len(ds.X), -1).all(axis=1)
     X = check_array(
         ds.X, name=ds.name or "The data", min_samples=min_samples, nan_policy=nan_policy

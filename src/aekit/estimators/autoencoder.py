@@ -11,8 +11,11 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from aekit import guard as data_guard
+from aekit import regularizers
 from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
+from aekit.data.sources import NpyFile, RowSource, available_memory
 from aekit.data.validation import check_array
 from aekit.estimators.base import batched, register_estimator, seed_from
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
@@ -21,7 +24,12 @@ from aekit.metrics import compression, error_summary, per_sample_mse
 from aekit.model import AutoencoderModule
 from aekit.registry import CORRUPTIONS, LATENTS, REGULARIZERS
 from aekit.runs import read_run, write_run
-from aekit.training.trainer import Trainer, TrainerConfig, resolve_device
+from aekit.training.trainer import (
+    TensorSource,
+    Trainer,
+    TrainerConfig,
+    resolve_device,
+)
 
 ERROR_QUANTILE_LEVELS = np.linspace(0.0, 1.0, 201)
 
@@ -56,11 +64,22 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         Input corruption for a denoising autoencoder, e.g. "gaussian:0.3" or
         "masking:0.25"; applied in training only.
     regularizers : sequence of str or dict, default=()
-        Penalties on the code, e.g. ("l1:1e-3",).
+        Penalties on the code, e.g. ("l1:1e-3",) or ("topk:25", "contractive:1e-3").
+    sparsity : str, dict or None, default=None
+        A sparse code: "l1:WEIGHT", "kl:TARGET" (mean activation, e.g.
+        "kl:0.05" or "kl:target=0.05,weight=0.01"; the code becomes a sigmoid
+        unless ``code_activation`` says otherwise) or "topk:K". Same as adding
+        it to ``regularizers``.
+    contractive : float, str or None, default=None
+        Weight of the contractive penalty ||dz/dx||_F^2, or a spec with options
+        ("contractive:1e-3,method=hutchinson"). Same as adding it to
+        ``regularizers``.
     dropout : float, default=0.0
     batch_norm : bool, default=False
-    epochs : int, default=50
+    epochs : int or "auto", default="auto"
         Most epochs to train; early stopping on validation loss may stop sooner.
+        "auto" plans about 12,000 optimizer steps, between 30 and 500 epochs
+        (30 on MNIST-sized data, hundreds on a few thousand rows).
     batch_size : int, default=128
     lr : float, default=1e-3
         Peak learning rate of Adam.
@@ -81,8 +100,22 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         the same weights on CPU.
     device : str, default="auto"
         "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
+    precision : {"fp32", "bf16", "fp16", "auto"}, default="fp32"
+        Mixed precision in training: "bf16" autocast (CPU or CUDA), "fp16" with
+        a gradient scaler (CUDA), "auto" (bf16 on CUDA GPUs that support it).
+    compile : bool, default=False
+        ``torch.compile`` the training step.
+    in_memory : bool or "auto", default="auto"
+        False streams rows from a memory-mapped .npy file batch by batch, so
+        data larger than RAM trains; "auto" streams when the data in float32
+        would take more than a quarter of the available memory.
     verbose : int, default=0
         1 shows a progress bar over epochs.
+    guard : bool, default=True
+        Warn (``aekit.guard.DataGuardWarning``) when input to ``transform``,
+        ``reconstruct`` and friends has reconstruction errors far outside the
+        held-out training errors: input unlike the training data. See
+        :mod:`aekit.guard`.
     nan_policy : {"error", "drop", "zero"}, default="error"
         NaN and inf in ``X``: an error saying how many and where; "drop" drops
         those rows in ``fit`` (inference must keep every row, so there it is
@@ -108,6 +141,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     reconstruction_error_ : dict
         Mean, std and quantiles of the per-sample reconstruction MSE (scaled
         units) on the training and validation samples.
+    code_statistics_ : dict
+        What the regularizers measure on held-out data with the final weights,
+        e.g. ``mean_activation`` and ``active_fraction`` of a sparse code, or
+        ``jacobian_frobenius_sq`` of a contractive one (``history_`` has them
+        per epoch as ``val_stat_*``).
     error_quantiles_ : ndarray of shape (201,)
         Quantiles of the held-out per-sample errors at levels 0, 0.005, ..., 1.
     fit_seconds_ : float
@@ -133,9 +171,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         latent: str | dict = "deterministic",
         noise: str | dict | None = None,
         regularizers: tuple = (),
+        sparsity: str | dict | None = None,
+        contractive: float | str | dict | None = None,
         dropout: float = 0.0,
         batch_norm: bool = False,
-        epochs: int = 50,
+        epochs: int | str = "auto",
         batch_size: int = 128,
         lr: float = 1e-3,
         optimizer: str = "adam",
@@ -146,7 +186,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         scaling: str = "auto",
         random_state=None,
         device: str = "auto",
+        precision: str = "fp32",
+        compile: bool = False,
+        in_memory: bool | str = "auto",
         verbose: int = 0,
+        guard: bool = True,
         nan_policy: str = "error",
         divergence_retries: int = 0,
     ):
@@ -159,6 +203,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.latent = latent
         self.noise = noise
         self.regularizers = regularizers
+        self.sparsity = sparsity
+        self.contractive = contractive
         self.dropout = dropout
         self.batch_norm = batch_norm
         self.epochs = epochs
@@ -172,7 +218,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         self.scaling = scaling
         self.random_state = random_state
         self.device = device
+        self.precision = precision
+        self.compile = compile
+        self.in_memory = in_memory
         self.verbose = verbose
+        self.guard = guard
         self.nan_policy = nan_policy
         self.divergence_retries = divergence_retries
 
@@ -191,6 +241,11 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             latent["activation"] = self.code_activation
         regs = self.regularizers
         regs = [regs] if isinstance(regs, str | dict) else list(regs or ())
+        regs = [REGULARIZERS.parse(r) for r in regs]
+        regs += regularizers.from_options(self.sparsity, self.contractive)
+        kl = any(r["kind"] == "kl" for r in regs)
+        if kl and self.code_activation is None and latent["kind"] == "deterministic":
+            latent.setdefault("activation", "sigmoid")  # KL needs a code in (0, 1)
         return {
             "architecture": {
                 "kind": "dense",
@@ -205,7 +260,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 "batch_norm": bool(self.batch_norm),
             },
             "latent": latent,
-            "regularizers": [REGULARIZERS.parse(r) for r in regs],
+            "regularizers": regs,
             "corruption": CORRUPTIONS.parse(self.noise) if self.noise else None,
             "likelihood": {"kind": LOSS_ALIASES[loss]},
         }
@@ -217,7 +272,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 f"sample are undefined). Got batch_size={self.batch_size!r}."
             )
         return TrainerConfig(
-            epochs=_number(self.epochs, int, "epochs"),
+            epochs=self._epochs(),
             batch_size=_number(self.batch_size, int, "batch_size"),
             lr=_number(self.lr, float, "lr"),
             optimizer=self.optimizer,
@@ -229,10 +284,23 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             device=self.device,
             seed=seed,
             verbose=_number(self.verbose, int, "verbose"),
+            precision=self.precision,
+            compile=bool(self.compile),
             divergence_retries=_number(
                 self.divergence_retries, int, "divergence_retries"
             ),
         )
+
+    def _epochs(self) -> int:
+        if self.epochs != "auto":
+            if not isinstance(self.epochs, int | np.integer) or self.epochs < 1:
+                raise ConfigError(
+                    "The 'epochs' parameter must be 'auto' or an int in the range "
+                    f"[1, inf). Got {self.epochs!r} instead."
+                )
+            return int(self.epochs)
+        steps_per_epoch = max(1, -(-self._n_train // int(self.batch_size)))
+        return int(np.clip(-(-12000 // steps_per_epoch), 30, 500))
 
     def _callbacks(self) -> list[Any]:
         return []
@@ -269,9 +337,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             )
         X = check_array(X, min_samples=2 if reset else 1, nan_policy=policy)
         if reset:
-            self.input_shape_ = tuple(int(s) for s in X.shape[1:])
-            self.n_features_in_ = int(np.prod(self.input_shape_))
-            self.input_dtype_ = str(X.dtype)
+            self._set_input(X)
         else:
             self._check_shape(X)
         return X, value_range
@@ -313,7 +379,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             Continue from ``checkpoint`` instead of starting fresh.
         """
         t0 = time.perf_counter()
-        X, value_range = self._validate(X, reset=True)
+        file = self._stream_file(X)
+        if file is not None:  # stays on disk: validated chunk by chunk below
+            value_range = X.value_range if isinstance(X, Dataset) else None
+            X = X.X if isinstance(X, Dataset) else X
+            self._set_input(X)
+        else:
+            X, value_range = self._validate(X, reset=True)
         if not 0 <= self.validation_fraction < 1:
             raise ConfigError(
                 "validation_fraction must be in [0, 1). Got "
@@ -338,10 +410,27 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             )
         order = rng.permutation(n)
         train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
-        X_train = np.asarray(X[train_idx])
-        self.scaler_ = Scaler(self.scaling).fit(X_train, value_range)
-        Xs_train = self.scaler_.transform(X_train)
-        Xs_val = self.scaler_.transform(np.asarray(X[val_idx])) if n_val else None
+        self._n_train = len(train_idx)
+        self.validation_indices_ = val_idx  # held out: wrappers calibrate on it
+        if file is None:
+            X_train = np.asarray(X[train_idx])
+            self.scaler_ = Scaler(self.scaling).fit(X_train, value_range)
+            Xs_train = self.scaler_.transform(X_train)
+            Xs_val = self.scaler_.transform(np.asarray(X[val_idx])) if n_val else None
+            train = torch.from_numpy(Xs_train)
+            val = torch.from_numpy(Xs_val) if Xs_val is not None else None
+        else:
+            chunks = (_finite(c, file.path) for c in file.chunks(train_idx))
+            self.scaler_ = Scaler(self.scaling).fit_chunks(chunks, value_range, X.dtype)
+            train = RowSource(file, train_idx, self.scaler_.transform)
+            val = RowSource(file, val_idx, self.scaler_.transform) if n_val else None
+            # Statistics come from samples of the splits, held in memory.
+            cap = 20000
+            pick = lambda rows: np.sort(rng.choice(rows, min(cap, len(rows)), False))  # noqa: E731
+            Xs_train = self.scaler_.transform(
+                _finite(file.rows(pick(train_idx)), file.path)
+            )
+            Xs_val = self.scaler_.transform(file.rows(pick(val_idx))) if n_val else None
         self.loss_ = self._resolve_loss(Xs_train)
         self._warn_overcomplete()
 
@@ -355,17 +444,49 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             callbacks=self._callbacks(),
             checkpoint=checkpoint,
         )
-        self.history_ = trainer.fit(
-            self.module_,
-            torch.from_numpy(Xs_train),
-            torch.from_numpy(Xs_val) if Xs_val is not None else None,
-            resume=resume,
-        )
+        self.history_ = trainer.fit(self.module_, train, val, resume=resume)
         self.best_epoch_ = trainer.best_epoch
         self.stopped_early_ = trainer.stopped_early
         self._fit_error_stats(Xs_train, Xs_val)
+        # Measurements the components log (stat_* terms: code sparsity, Jacobian
+        # norm, ...) for the final weights, on held-out data when there is some.
+        held_out = Xs_val if Xs_val is not None and len(Xs_val) else Xs_train
+        terms = trainer.evaluate(self.module_, TensorSource(torch.from_numpy(held_out)))
+        self.code_statistics_ = {
+            k[5:]: v for k, v in terms.items() if k.startswith("stat_")
+        }
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _stream_file(self, X) -> NpyFile | None:
+        """The .npy file to train from without loading it, or None for in memory."""
+        arr = X.X if isinstance(X, Dataset) else X
+        filename = getattr(arr, "filename", None)
+        on_disk = (
+            isinstance(arr, np.memmap) and filename and str(filename).endswith(".npy")
+        )
+        if self.in_memory is True or (self.in_memory == "auto" and not on_disk):
+            return None
+        if not on_disk:
+            raise ConfigError(
+                "in_memory=False streams rows from a .npy file: pass the array "
+                "np.load(path, mmap_mode='r') returns (or the path to the CLI)."
+            )
+        if self.in_memory == "auto":
+            float_bytes = arr.size * 4
+            if float_bytes < available_memory() // 4:
+                return None
+        file = NpyFile(filename)
+        if file.shape != arr.shape:  # a slice of the memmap: cannot stream it
+            return None
+        return file
+
+    def _set_input(self, X) -> None:
+        if X.ndim < 2 or X.shape[0] < 2 or np.prod(X.shape[1:]) == 0:
+            check_array(np.empty(X.shape, X.dtype), min_samples=2)
+        self.input_shape_ = tuple(int(s) for s in X.shape[1:])
+        self.n_features_in_ = int(np.prod(self.input_shape_))
+        self.input_dtype_ = str(X.dtype)
 
     def _warn_overcomplete(self) -> None:
         if self.code_size >= np.prod(self.input_shape_) and not self._regularized():
@@ -381,6 +502,8 @@ class Autoencoder(TransformerMixin, BaseEstimator):
     def _regularized(self) -> bool:
         return (
             bool(self.regularizers)
+            or self.sparsity is not None
+            or self.contractive is not None
             or self.noise is not None
             or (self.latent != "deterministic")
         )
@@ -392,6 +515,9 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         if Xs_val is not None and len(Xs_val):
             held_out = self._errors_scaled(Xs_val)
             self.reconstruction_error_["validation"] = error_summary(held_out)
+        for part, errs in (("train", err_train), ("validation", held_out)):
+            if part in self.reconstruction_error_:  # the guard weighs it by n
+                self.reconstruction_error_[part]["n"] = int(len(errs))
         self.error_quantiles_ = np.quantile(held_out, ERROR_QUANTILE_LEVELS).astype(
             np.float64
         )
@@ -410,9 +536,20 @@ class Autoencoder(TransformerMixin, BaseEstimator):
         """Encode ``X``: the codes, shape ``(n_samples, code_size)``."""
         X = self._prepare(X)
         self.module_.eval()
-        return batched(
-            self.module_.encode, X, device=self._device, prepare=self.scaler_.transform
+        return self._guarded(data_guard.encoding(self.module_), X, "transform")
+
+    def _guarded(self, fn, X: np.ndarray, method: str) -> np.ndarray:
+        """Run ``fn(xb, sel) -> (output, recon of xb[sel])`` over scaled batches
+        of ``X``, and warn when ``X`` does not look like the training data."""
+        out, errors = data_guard.batched_with_errors(
+            fn,
+            X,
+            device=self._device,
+            rows=data_guard.checked_rows(len(X), bool(self.guard)),
+            prepare=self.scaler_.transform,
         )
+        data_guard.check(self, errors, len(X), method, stacklevel=4)
+        return out
 
     def inverse_transform(self, Z) -> np.ndarray:
         """Decode codes back to data, in the units of the training data."""
@@ -430,6 +567,19 @@ class Autoencoder(TransformerMixin, BaseEstimator):
 
     def reconstruct(self, X) -> np.ndarray:
         """Encode then decode ``X``; same shape and units as ``X``."""
+        X = self._prepare(X)
+        self.module_.eval()
+        Xs = self._guarded(data_guard.reconstruction(self.module_), X, "reconstruct")
+        return self.scaler_.inverse_transform(Xs)
+
+    def denoise(self, X) -> np.ndarray:
+        """Clean ``X``: :meth:`reconstruct`, named for a denoising autoencoder.
+
+        Give the noisy, blurred or incomplete samples as they are; the result
+        has the shape and units of ``X``. Corruption is never applied here.
+        The data guard is not applied either: its reference errors come from
+        clean held-out data, so noisy input would always look foreign.
+        """
         X = self._prepare(X)
         self.module_.eval()
         Xs = batched(
@@ -489,11 +639,16 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             "stopped_early": self.stopped_early_,
             "final": {k: v for k, v in last.items() if k not in ("epoch",)},
             "reconstruction_error": self.reconstruction_error_,
+            "code_statistics": getattr(self, "code_statistics_", {}),
             "compression": compression(
                 self.input_shape_, self.input_dtype_, self.module_.code_shape
             ),
             "fit_seconds": getattr(self, "fit_seconds_", None),
             "n_parameters": sum(p.numel() for p in self.module_.parameters()),
+            "guard": {"enabled": bool(self.guard)}
+            | data_guard.reference_summary(
+                self.error_quantiles_, data_guard.reference_size(self)
+            ),
         }
 
     def save(self, path: str | Path, *, extra_summary: dict | None = None) -> Path:
@@ -508,6 +663,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             "best_epoch": self.best_epoch_,
             "stopped_early": self.stopped_early_,
             "reconstruction_error": self.reconstruction_error_,
+            "code_statistics": getattr(self, "code_statistics_", {}),
             "fit_seconds": getattr(self, "fit_seconds_", None),
         }
         return write_run(
@@ -562,6 +718,7 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             est.stopped_early_ = fitted.get("stopped_early", False)
             est.reconstruction_error_ = fitted.get("reconstruction_error", {})
             est.fit_seconds_ = fitted.get("fit_seconds")
+            est.code_statistics_ = fitted.get("code_statistics", {})
             est._load_extra(config, tensors)
         except ModelFileError:
             raise
@@ -571,7 +728,13 @@ class Autoencoder(TransformerMixin, BaseEstimator):
                 f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
             ) from None
         est.history_ = _read_history(Path(path) / "history.csv")
-        est._device = resolve_device(est.device)
+        try:
+            est._device = resolve_device(est.device)
+        except (TypeError, ValueError, RuntimeError) as exc:  # a tampered "device"
+            raise ModelFileError(
+                f"{path}: config.json names an unusable device {est.device!r} "
+                f"({type(exc).__name__}); pass device= to load it."
+            ) from None
         module.to(est._device).eval()
         est.module_ = module
         return est
@@ -612,6 +775,12 @@ def _widths(value, name: str) -> tuple[int, ...]:
             f"The {name!r} parameter must be a tuple of ints such as (512, 256). "
             f"Got {value!r}."
         ) from None
+
+
+def _finite(chunk: np.ndarray, name: str) -> np.ndarray:
+    if chunk.dtype.kind == "f" and not np.isfinite(chunk).all():
+        check_array(chunk, name=name)  # raises with counts and places
+    return chunk
 
 
 def _read_history(path: Path) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ import torch
 
 from aekit.exceptions import ConfigError, TrainingError
 from aekit.training.checkpoint import load_checkpoint, save_checkpoint
+from aekit.training.distributed import DistributedContext, wrap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,10 @@ class TrainerConfig:
     device: str = "auto"  # "auto", "cpu", "cuda", "cuda:1", "mps"
     seed: int = 0  # seeds weights, permutations, noise and dropout
     verbose: int = 0  # 0: silent, 1: progress bar
+    precision: str = (
+        "fp32"  # "fp32", "bf16" (autocast), "fp16" (CUDA, GradScaler), "auto"
+    )
+    compile: bool = False  # torch.compile the loss (pays off on long GPU runs)
     divergence_retries: int = 0  # on a NaN/inf loss, start over at half the lr
 
     def __post_init__(self):
@@ -76,9 +81,11 @@ class TrainerConfig:
 
 
 def resolve_device(name: str) -> torch.device:
+    """The torch device for a name; under torchrun, "cuda" is the local rank's GPU."""
+    local = DistributedContext.from_env()
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            return torch.device("cuda", local.local_rank if local.active else 0)
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
@@ -93,6 +100,8 @@ def resolve_device(name: str) -> torch.device:
             "device='cuda' was asked for but no CUDA GPU is available; use 'cpu' or "
             "'auto'."
         )
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local.local_rank if local.active else 0)
     return device
 
 
@@ -112,6 +121,29 @@ def _restore(snapshot, model, optimizer, perm_gen) -> tuple:
     perm_gen.set_state(snapshot["perm"])
     torch.set_rng_state(snapshot["torch"])
     return copy.deepcopy(snapshot["state"])
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype for a precision setting, or None for full fp32."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision == "fp16":
+        if device.type != "cuda":
+            raise ConfigError(
+                "precision='fp16' needs a CUDA device; use 'bf16' on CPU, or 'fp32'."
+            )
+        return torch.float16
+    if precision == "auto":
+        # bf16 pays off on GPUs with bf16 tensor cores; on CPUs it was measured
+        # slower than fp32 for these models (bench/results/speed.md), so not there.
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return None
+    raise ConfigError(
+        f"Unknown precision {precision!r}. Choose 'fp32', 'bf16', 'fp16' or 'auto'."
+    )
 
 
 class TensorSource:
@@ -198,18 +230,33 @@ class Trainer:
     # -- evaluation ---------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, model, source, batch_size: int = 1024) -> dict[str, float]:
-        """Mean of every loss term over ``source`` (eval mode)."""
+        """Mean of every loss term over ``source`` (eval mode; all ranks agree)."""
+        ctx = DistributedContext.from_env()
+        dtype = autocast_dtype(self.config.precision, self.device)
         was_training = model.training
         model.eval()
-        sums: dict[str, torch.Tensor] = {}
+        names, acc = None, None
         n = len(source)
-        for start in range(0, n, batch_size):
-            idx = torch.arange(start, min(start + batch_size, n))
+        # Each rank scores its share of the rows; sums are all-reduced.
+        rows = torch.arange(ctx.rank, n, ctx.world_size)
+        for start in range(0, len(rows), batch_size):
+            idx = rows[start : start + batch_size]
             xb = source.take(idx).to(self.device, non_blocking=True)
-            for k, v in model.loss(xb).items():
-                sums[k] = sums.get(k, 0) + v.detach() * len(idx)
+            with torch.autocast(
+                self.device.type, dtype=dtype, enabled=dtype is not None
+            ):
+                terms = model.loss(xb)
+            vals = torch.stack([v.detach().float() for v in terms.values()]) * len(idx)
+            if acc is None:
+                names, acc = list(terms), vals
+            else:
+                acc += vals
         model.train(was_training)
-        return {k: float(v) / n for k, v in sums.items()}
+        if acc is None:  # this rank had no rows
+            names = list(model.loss(source.take(torch.arange(1)).to(self.device)))
+            acc = torch.zeros(len(names), device=self.device)
+        acc = ctx.all_reduce_sum(acc)
+        return {k: v / n for k, v in zip(names, acc.tolist(), strict=True)}
 
     # -- training -----------------------------------------------------------
     def fit(self, model: torch.nn.Module, train, val=None, *, resume: bool = False):
@@ -220,10 +267,18 @@ class Trainer:
             raise ConfigError(f"epochs must be >= 1. Got {cfg.epochs}.")
         train, val = as_source(train), (as_source(val) if val is not None else None)
         device = self.device
+        ctx = DistributedContext.from_env()
+        ctx.init(device)
+        dtype = autocast_dtype(cfg.precision, device)
         model.to(device)
         optimizer = _make_optimizer(cfg, model.parameters(), device)
+        scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+        loss_fn = wrap(model, ctx, device)  # forward(x) -> loss terms; DDP if needed
+        if cfg.compile:
+            loss_fn = torch.compile(loss_fn)
+        # Every rank draws the same permutation; noise and dropout differ by rank.
         perm_gen = torch.Generator().manual_seed(cfg.seed)
-        torch.manual_seed(cfg.seed)
+        torch.manual_seed(cfg.seed + ctx.rank)
 
         start_epoch, best_loss, bad_epochs, best_state = 0, math.inf, 0, None
         # After a divergence the lr is scaled down; saved_epoch: the checkpoint's.
@@ -247,8 +302,12 @@ class Trainer:
                 start_epoch = cfg.epochs  # finished already: just restore
 
         n = len(train)
+        if ctx.active and n < ctx.world_size:
+            raise ConfigError(
+                f"{n} training samples cannot be shared by {ctx.world_size} processes."
+            )
         bar = None
-        if cfg.verbose:
+        if cfg.verbose and ctx.is_main:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=cfg.epochs, initial=start_epoch, unit="epoch", leave=True)
@@ -271,26 +330,42 @@ class Trainer:
                     cb.on_epoch_start(model, epoch, cfg.epochs)
                 model.train()
                 perm = torch.randperm(n, generator=perm_gen)
-                names, acc = None, None
+                names, acc, seen = None, None, 0
                 bounds = [*range(0, n, cfg.batch_size), n]
                 if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
                     del bounds[-2]  # no batch of one (batch norm cannot train on it)
                 for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
                     idx = perm[start:stop]
+                    if ctx.active:
+                        if len(idx) < ctx.world_size:
+                            continue  # a last batch too small to give every rank a row
+                        idx = idx[ctx.rank :: ctx.world_size]  # this rank's shard
                     xb = train.take(idx).to(device, non_blocking=True)
-                    terms = model.loss(xb)
+                    with torch.autocast(
+                        device.type, dtype=dtype, enabled=dtype is not None
+                    ):
+                        terms = loss_fn(xb)
                     optimizer.zero_grad(set_to_none=True)
-                    terms["loss"].backward()
-                    optimizer.step()
-                    # Accumulate on the device; read once per epoch (no sync here).
-                    vals = torch.stack([v.detach() for v in terms.values()]) * len(idx)
-                    if acc is None:
-                        names, acc = list(terms), vals
+                    if scaler is not None:
+                        scaler.scale(terms["loss"]).backward()
+                        scaler.step(optimizer)
+                        scaler.update()
                     else:
-                        acc += vals
+                        terms["loss"].backward()
+                        optimizer.step()
+                    # Accumulate on the device; read once per epoch (no sync here).
+                    vals = torch.stack([v.detach().float() for v in terms.values()])
+                    seen += len(idx)
+                    if acc is None:
+                        names, acc = list(terms), vals * len(idx)
+                    else:
+                        acc += vals * len(idx)
+                if ctx.active:
+                    acc = ctx.all_reduce_sum(torch.cat([acc, acc.new_tensor([seen])]))
+                    acc, seen = acc[:-1], int(acc[-1].item())
                 row: dict[str, Any] = {"epoch": epoch + 1, "lr": lr}
                 row |= {
-                    f"train_{k}": v / n
+                    f"train_{k}": v / seen
                     for k, v in zip(names, acc.tolist(), strict=True)
                 }
                 if not math.isfinite(row["train_loss"]):
@@ -334,7 +409,7 @@ class Trainer:
                 else:
                     bad_epochs += 1
                 stop = cfg.patience is not None and bad_epochs >= cfg.patience
-                if self.checkpoint is not None:
+                if self.checkpoint is not None and ctx.is_main:
                     rng = {"perm": perm_gen.get_state(), "torch": torch.get_rng_state()}
                     if device.type == "cuda":
                         rng["cuda"] = torch.cuda.get_rng_state(device)

@@ -1,0 +1,72 @@
+"""Helpers shared by the bench scripts (public aekit API only)."""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+RESULTS = ROOT / "bench" / "results"
+
+
+def mnist():
+    """(X_train uint8 (60000, 784), y_train, X_test, y_test) or exit with a reason."""
+    from aekit.data import load
+
+    d = SHARED / "mnist"
+    if not (d / "train-images-idx3-ubyte.gz").exists():
+        raise SystemExit(f"MNIST not found in {d}: this bench needs ../shared/data")
+    tr = load(d / "train-images-idx3-ubyte.gz")
+    te = load(d / "t10k-images-idx3-ubyte.gz")
+    return tr.X.reshape(60000, -1), tr.y, te.X.reshape(10000, -1), te.y
+
+
+class Timer:
+    """Wall and CPU seconds of a block."""
+
+    def __enter__(self):
+        self.wall0, self.cpu0 = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self.wall0
+        self.cpu = time.process_time() - self.cpu0
+
+
+def machine() -> str:
+    import os
+
+    import torch
+
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (
+        f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"torch {torch.__version__}, load average {load:.1f} at the start"
+    )
+
+
+def write_table(name: str, title: str, header: list[str], rows: list[list], notes=()):
+    lines = [f"# {title}", "", f"Machine: {machine()}.", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for r in rows:
+        lines.append("| " + " | ".join(_fmt(v) for v in r) + " |")
+    lines += [""] + [f"- {n}" for n in notes]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(lines) + "\n"
+    (RESULTS / f"{name}.md").write_text(text)
+    print(text, flush=True)
+
+
+def _fmt(v):
+    if isinstance(v, float):
+        return f"{v:.4g}" if abs(v) < 1000 else f"{v:,.0f}"
+    return str(v)
+
+
+def mse(a, b) -> float:
+    return float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))

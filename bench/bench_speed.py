@@ -1,0 +1,284 @@
+"""Issues 2 (a) and 7: training speed against a minimal hand-written PyTorch loop,
+fraction of the CPU's matmul peak, transform throughput, scaling with rows, and
+peak memory of a streamed fit.
+
+    python bench/bench_speed.py [--rows 20000] [--rounds 3] [--scaling 10000,100000]
+
+Contenders run interleaved in one process (round-robin, order alternating), so
+a noisy machine slows both alike; rates are given per CPU second
+(time.process_time) and per wall second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+import numpy as np
+import torch
+from torch import nn
+
+from _common import ROOT, Timer, mnist, write_table
+from aekit import Autoencoder
+from aekit.model import AutoencoderModule, default_spec
+from aekit.training import Trainer, TrainerConfig
+
+WIDTHS = (784, 512, 256, 32)
+
+
+def flops_per_sample() -> float:
+    """Forward 2P + backward 4P multiply-adds of the matmuls, less the unneeded
+    gradient of the input layer (2 * 784 * 512)."""
+    p = sum(a * b for a, b in zip(WIDTHS[:-1], WIDTHS[1:], strict=True)) * 2
+    return 6 * p - 2 * WIDTHS[0] * WIDTHS[1]
+
+
+def matmul_peak(threads: int) -> float:
+    torch.set_num_threads(threads)
+    a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+    for _ in range(3):
+        a @ b
+    best = 0.0
+    for _ in range(5):
+        with Timer() as t:
+            for _ in range(10):
+                a @ b
+        best = max(best, 10 * 2 * 1024**3 / t.wall)
+    return best
+
+
+def hand_model() -> nn.Module:
+    layers = []
+    for a, b in zip(WIDTHS[:-1], WIDTHS[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers = layers[:-1]  # linear code
+    rev = WIDTHS[::-1]
+    for a, b in zip(rev[:-1], rev[1:], strict=True):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
+
+
+def hand_epoch(model, opt, x, batch):
+    """The minimal loop people write: shuffle, slice, BCE with logits, Adam."""
+    perm = torch.randperm(len(x))
+    loss_fn = nn.BCEWithLogitsLoss()
+    for i in range(0, len(x), batch):
+        xb = x[perm[i : i + batch]]
+        loss = loss_fn(model(xb), xb)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+
+def aekit_module() -> AutoencoderModule:
+    spec = {
+        **default_spec(),
+        "architecture": {"kind": "dense", "hidden": WIDTHS[1:-1]},
+        "latent": {"kind": "deterministic", "code_size": WIDTHS[-1]},
+        "likelihood": {"kind": "bernoulli"},
+    }
+    return AutoencoderModule(spec, (784,))
+
+
+def training_rates(x, threads, rounds, batches=(128,)):
+    torch.set_num_threads(threads)
+    contenders = {}
+    torch.manual_seed(0)
+    hm = hand_model()
+    contenders["hand-written loop, batch 128"] = (
+        lambda: hand_epoch(hm, hopt, x, 128),
+        [0.0, 0.0],
+    )
+    hopt = torch.optim.Adam(hm.parameters(), lr=1e-3)
+    for b in batches:
+        torch.manual_seed(0)
+        m = aekit_module()
+        tr = Trainer(
+            TrainerConfig(
+                epochs=1,
+                batch_size=b,
+                lr_schedule="constant",
+                patience=None,
+                device="cpu",
+            )
+        )
+        contenders[f"aekit, batch {b}"] = (
+            (lambda m=m, tr=tr: tr.fit(m, x)),
+            [0.0, 0.0],
+        )
+    names = list(contenders)
+    for r in range(rounds + 1):  # round 0 warms up and is not counted
+        order = names if r % 2 else names[::-1]
+        for name in order:
+            fn, acc = contenders[name]
+            with Timer() as t:
+                fn()
+            if r:
+                acc[0] += t.cpu
+                acc[1] += t.wall
+    n = len(x) * rounds
+    return {k: (n / v[1][0], n / v[1][1]) for k, v in contenders.items()}
+
+
+def transform_ratio(X, threads, rounds=3):
+    torch.set_num_threads(threads)
+    ae = Autoencoder(code_size=32, epochs=1, random_state=0, device="cpu").fit(X[:5000])
+    module = ae.module_
+    xs = torch.from_numpy(X.astype(np.float32) / 255.0)
+    t_est = t_mod = 0.0
+    for _ in range(rounds):
+        with Timer() as t:
+            ae.transform(X)
+        t_est += t.wall
+        with Timer() as t, torch.no_grad():
+            for i in range(0, len(xs), 1024):
+                module.encode(xs[i : i + 1024])
+        t_mod += t.wall
+    return len(X) * rounds / t_est, len(X) * rounds / t_mod
+
+
+CHILD = textwrap.dedent(
+    """
+    import resource, sys, numpy as np, torch
+    torch.set_num_threads(2)
+    from aekit import Autoencoder
+    X = np.load(sys.argv[1], mmap_mode="r")
+    Autoencoder(code_size=8, hidden=(64,), epochs=1, batch_size=4096,
+                in_memory=False, random_state=0, device="cpu").fit(X)
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    """
+)
+
+
+def streamed_peak_rss(gigabytes: float) -> tuple[float, float, float]:
+    with tempfile.TemporaryDirectory(dir=ROOT) as d:
+        path = os.path.join(d, "big.npy")
+        cols = 256
+        rows = int(gigabytes * 2**30 / (4 * cols))
+        out = np.lib.format.open_memmap(path, "w+", np.float32, (rows, cols))
+        rng = np.random.default_rng(0)
+        for i in range(0, rows, 262144):
+            out[i : i + 262144] = rng.random((min(262144, rows - i), cols), np.float32)
+        out.flush()
+        del out
+        env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+        with Timer() as t:
+            r = subprocess.run(
+                [sys.executable, "-c", CHILD, path],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+        return os.path.getsize(path) / 2**30, int(r.stdout.split()[-1]) / 2**30, t.wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=20000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--scaling", default="10000,100000,1000000")
+    ap.add_argument("--stream-gb", type=float, default=2.0)
+    args = ap.parse_args()
+    X, _, _, _ = mnist()
+    x = torch.from_numpy(X[: args.rows].astype(np.float32) / 255.0)
+    fps = flops_per_sample()
+    rows, notes = [], []
+    for threads in (1, 2):
+        peak = matmul_peak(threads)
+        rates = training_rates(x, threads, args.rounds, batches=(128, 512))
+        base_cpu, base_wall = rates["hand-written loop, batch 128"]
+        for name, (cpu_rate, wall_rate) in rates.items():
+            rows.append(
+                [
+                    threads,
+                    name,
+                    cpu_rate,
+                    wall_rate,
+                    cpu_rate / base_cpu,
+                    wall_rate / base_wall,
+                    wall_rate * fps / peak,
+                    peak / 1e9,
+                ]
+            )
+        write_table(
+            "speed",
+            "Training speed: aekit vs a hand-written loop",
+            [
+                "threads",
+                "contender",
+                "samples per CPU s",
+                "samples per wall s",
+                "ratio (CPU)",
+                "ratio (wall)",
+                "fraction of matmul peak",
+                "matmul peak GFLOP/s",
+            ],
+            rows,
+            notes,
+        )
+    notes.append(
+        f"Dense 784-512-256-32 (mirrored), BCE, Adam 1e-3, {args.rows} MNIST rows per "
+        f"epoch, {args.rounds} interleaved rounds after a warm-up round; "
+        f"{fps / 1e6:.2f} MFLOP per sample (forward + backward matmuls). The "
+        "fraction of peak uses wall rates against a 1024x1024 float32 matmul peak "
+        "measured at the same thread count."
+    )
+    for threads in (1, 2):
+        est, mod = transform_ratio(X[:20000], threads)
+        notes.append(
+            f"transform, {threads} thread(s): estimator {est:,.0f} rows/s, "
+            f"bare module encode {mod:,.0f} rows/s, ratio {est / mod:.3f}."
+        )
+    torch.set_num_threads(2)
+    times = []
+    for n in [int(s) for s in args.scaling.split(",")]:
+        idx = np.arange(n) % len(X)
+        with Timer() as t:
+            Autoencoder(
+                code_size=32,
+                epochs=1,
+                validation_fraction=0.0,
+                random_state=0,
+                device="cpu",
+            ).fit(X[idx])
+        times.append((n, t.wall, t.cpu))
+    base = times[0]
+    notes.append(
+        "fit of 1 epoch, 2 threads: "
+        + "; ".join(
+            f"{n:,} rows {w:.1f} s wall / {c:.1f} s CPU "
+            f"(CPU per row x{(c / n) / (base[2] / base[0]):.2f} of the first)"
+            for n, w, c in times
+        )
+    )
+    if args.stream_gb > 0:
+        size, rss, wall = streamed_peak_rss(args.stream_gb)
+        notes.append(
+            f"streamed fit (in_memory=False, 1 epoch) of a {size:.2f} GiB "
+            f"float32 .npy: peak RSS of the child {rss:.2f} GiB, {wall:.0f} s."
+        )
+    write_table(
+        "speed",
+        "Training speed: aekit vs a hand-written loop",
+        [
+            "threads",
+            "contender",
+            "samples per CPU s",
+            "samples per wall s",
+            "ratio (CPU)",
+            "ratio (wall)",
+            "fraction of matmul peak",
+            "matmul peak GFLOP/s",
+        ],
+        rows,
+        notes,
+    )
+
+
+if __name__ == "__main__":
+    main()

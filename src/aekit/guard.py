@@ -1,0 +1,298 @@
+"""The data-specific guard: warn when input does not look like the training data.
+
+An autoencoder reconstructs well only what resembles its training data
+(Goodfellow, Bengio & Courville, *Deep Learning*, ch. 14,
+https://www.deeplearningbook.org/contents/autoencoders.html). Every fitted
+model keeps the distribution of its held-out per-sample reconstruction errors
+(``error_quantiles_``: 201 quantiles, scaled units). When a batch given to
+``transform``, ``reconstruct``, ``denoise``, ... has errors far outside that
+distribution, its codes and reconstructions are extrapolations, and the guard
+says so with a :class:`DataGuardWarning`.
+
+The test, per call (the whole ``X`` is one batch):
+
+- a sample is *above* when its error exceeds the reference's 99th percentile,
+  and *far* when it exceeds both the largest held-out error and
+  ``FAR_FACTOR`` times the 99th percentile;
+- in-distribution samples are above at most ``ABOVE_RATE`` of the time (the
+  nominal 1%, doubled), or more when the reference is small: the 99th
+  percentile of ``n`` held-out errors is an order statistic whose true
+  exceedance rate can be far above 1%, and the guard uses the upper 99.9%
+  bound of that rate (a Beta distribution), so a model validated on 30
+  samples can hardly warn at all; far at most ``FAR_RATE`` of the time, or
+  the upper 99.9% bound of the chance to exceed the largest held-out error
+  (about 6.9 / n), whichever is more;
+- the guard fires for a tier (above or far) when the binomial tail
+  probability of seeing that many samples in it by chance is at most
+  ``ALPHA`` *and* their fraction is at least ``EFFECT`` times the assumed
+  rate (or half the batch, whichever is less): significance alone would flag
+  a mild shift in a batch of millions.
+
+So a batch of held-out data (where about 1% exceed the 99th percentile)
+stays quiet, a batch where many samples exceed it fires (two or three
+samples can be enough), a large batch with a few percent of far samples mixed
+in fires, and a single sample fires only when it is far and the model was
+validated on about 7,000 samples or more. For large inputs the errors of an
+evenly spaced subset of ``MAX_CHECKED`` samples are measured, so the guard
+costs at most that many extra decoder passes in ``transform``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy.stats import beta, binom
+
+QUANTILE = 0.99  # the reference quantile a sample's error is compared with
+ABOVE_RATE = 0.02  # assumed most rate of in-distribution errors above it
+FAR_FACTOR = 4.0  # "far": above this multiple of the 99th percentile and the max
+FAR_RATE = 1e-3  # assumed most rate of in-distribution errors that far out
+ALPHA = 1e-3  # fire when the chance of so many exceedances is at most this
+EFFECT = 5.0  # ... and they are at least this many times the assumed rate
+MAX_CHECKED = 512  # errors measured on at most this many samples per call
+REFERENCE_SIZE = 200  # held-out samples assumed when a model does not say
+
+
+class DataGuardWarning(UserWarning):
+    """Input to a fitted model does not look like its training data."""
+
+
+@dataclasses.dataclass(frozen=True)
+class GuardReport:
+    """What the guard measured on one batch.
+
+    Attributes
+    ----------
+    n_samples : int
+        Samples in the call.
+    n_checked : int
+        Samples whose reconstruction error was measured.
+    n_above : int
+        Checked samples above the reference's 99th percentile.
+    n_far : int
+        Checked samples above the far threshold (see :func:`thresholds`).
+    median_quantile : float
+        Where the batch's median error falls in the reference distribution
+        (0-1; 1 means above every held-out error).
+    median_ratio : float
+        The batch's median error over the reference's 99th percentile.
+    p_value : float
+        Chance of at least as many above/far samples from training-like data.
+    fired : bool
+    """
+
+    n_samples: int
+    n_checked: int
+    n_above: int
+    n_far: int
+    median_quantile: float
+    median_ratio: float
+    p_value: float
+    fired: bool
+
+    def message(self, method: str) -> str:
+        checked = (
+            ""
+            if self.n_checked == self.n_samples
+            else f" (errors measured on {self.n_checked:,} evenly spaced samples)"
+        )
+        pct = 100 * self.n_above / max(self.n_checked, 1)
+        return (
+            f"{self.n_above:,} of {self.n_checked:,} samples given to {method} "
+            f"({pct:.0f}%) have reconstruction errors above the 99th percentile of "
+            "this model's held-out training errors; the median sample lies at the "
+            f"{100 * self.median_quantile:.1f}th percentile "
+            f"({self.median_ratio:.3g}x that 99th-percentile error){checked}. "
+            "This input does not look like the training data, so its codes and "
+            "reconstructions may be meaningless. Pass guard=False (CLI: --no-guard) "
+            "to silence this."
+        )
+
+
+def thresholds(quantiles: np.ndarray) -> tuple[float, float]:
+    """(the 99th-percentile threshold, the far threshold) of a reference."""
+    q = np.asarray(quantiles, np.float64)
+    threshold = _quantile(q, QUANTILE)
+    return threshold, max(float(q[-1]), FAR_FACTOR * threshold)
+
+
+def rates(n_reference: int) -> tuple[float, float]:
+    """(above, far): the most rates at which in-distribution samples exceed
+    the two thresholds of a reference of ``n_reference`` held-out errors."""
+    n = max(int(n_reference), 1)
+    k = min(n, max(1, math.ceil(QUANTILE * n)))  # order statistic of the quantile
+    # The k-th of n uniform order statistics is Beta(k, n + 1 - k); its
+    # exceedance rate is Beta(n + 1 - k, k). Take the upper 99.9% bound.
+    above = max(ABOVE_RATE, float(beta.ppf(0.999, n + 1 - k, k)))
+    # A fresh sample exceeds the largest of n errors with chance Beta(1, n);
+    # the far threshold is at least that largest error.
+    far = max(FAR_RATE, float(beta.ppf(0.999, 1, n)))
+    return above, far
+
+
+def reference_size(estimator) -> int:
+    """How many held-out errors the estimator's ``error_quantiles_`` summarise."""
+    stats = getattr(estimator, "reconstruction_error_", None) or {}
+    for part in ("validation", "train"):
+        n = stats.get(part, {}).get("n")
+        if n:
+            return int(n)
+    return REFERENCE_SIZE
+
+
+def reference_summary(quantiles: np.ndarray, n_reference: int) -> dict[str, float]:
+    """The guard's thresholds, as ``summary.json`` reports them."""
+    threshold, far = thresholds(quantiles)
+    above_rate, far_rate = rates(n_reference)
+    return {
+        "quantile": QUANTILE,
+        "reference_samples": int(n_reference),
+        "threshold": threshold,
+        "far_threshold": far,
+        "above_rate": above_rate,
+        "far_rate": far_rate,
+        "alpha": ALPHA,
+        "effect": EFFECT,
+        "max_checked": MAX_CHECKED,
+    }
+
+
+def _levels(q: np.ndarray) -> np.ndarray:
+    return np.linspace(0.0, 1.0, len(q))
+
+
+def _quantile(q: np.ndarray, level: float) -> float:
+    return float(np.interp(level, _levels(q), q))
+
+
+def assess(
+    errors: np.ndarray,
+    quantiles: np.ndarray,
+    n_samples: int,
+    n_reference: int = REFERENCE_SIZE,
+) -> GuardReport:
+    """Compare a batch's per-sample errors with the reference quantiles
+    (``n_reference``: how many held-out errors they summarise)."""
+    errors = np.asarray(errors, np.float64)
+    q = np.asarray(quantiles, np.float64)
+    n = len(errors)
+    threshold, far = thresholds(q)
+    n_above = int(np.sum(errors > threshold))
+    n_far = int(np.sum(errors > far))
+    if n == 0:
+        return GuardReport(n_samples, 0, 0, 0, 0.0, 0.0, 1.0, False)
+    median = float(np.median(errors))
+    # np.interp is flat outside the reference, so above the maximum gives 1.0.
+    median_quantile = float(np.interp(median, q, _levels(q))) if q[-1] > q[0] else 0.5
+    median_ratio = median / threshold if threshold > 0 else float("inf")
+    fired, p = False, 1.0
+    for k, rate in zip((n_above, n_far), rates(n_reference), strict=True):
+        p_tier = float(binom.sf(k - 1, n, rate))  # P(K >= k); 1 for k = 0
+        p = min(p, p_tier)
+        fired |= p_tier <= ALPHA and k >= min(EFFECT * rate, 0.5) * n
+    return GuardReport(
+        n_samples, n, n_above, n_far, median_quantile, median_ratio, p, fired
+    )
+
+
+def check(
+    estimator,
+    errors: np.ndarray | None,
+    n_samples: int,
+    method: str,
+    *,
+    stacklevel: int = 2,
+) -> GuardReport | None:
+    """Warn (:class:`DataGuardWarning`) when ``errors`` lie far outside the
+    ``estimator``'s reference; return the report (None when the guard is off).
+
+    ``stacklevel`` counts from the caller of ``check``, as ``warnings.warn``
+    does, so the warning can point at the user's line.
+    """
+    quantiles = getattr(estimator, "error_quantiles_", None)
+    if errors is None or quantiles is None or not getattr(estimator, "guard", True):
+        return None
+    report = assess(errors, quantiles, n_samples, reference_size(estimator))
+    if report.fired:
+        warnings.warn(
+            report.message(method), DataGuardWarning, stacklevel=stacklevel + 1
+        )
+    return report
+
+
+def checked_rows(n: int, enabled: bool = True) -> np.ndarray | None:
+    """Boolean mask of the samples whose error the guard measures (None: none)."""
+    if not enabled or n == 0:
+        return None
+    mask = np.zeros(n, bool)
+    if n <= MAX_CHECKED:
+        mask[:] = True
+    else:
+        mask[np.linspace(0, n - 1, MAX_CHECKED).round().astype(int)] = True
+    return mask
+
+
+@torch.no_grad()
+def batched_with_errors(
+    fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+    X: np.ndarray,
+    *,
+    device: torch.device,
+    rows: np.ndarray | None,
+    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+    batch_size: int = 1024,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Apply ``fn`` to ``X`` in batches, measuring reconstruction errors on the way.
+
+    ``fn(xb, sel)`` returns ``(output, reconstruction of xb[sel])``, where
+    ``xb`` is the prepared (scaled) batch and ``sel`` a boolean mask of its
+    rows to check; it runs once per batch, so a method that reconstructs
+    anyway gets the errors for free and ``transform`` decodes only the
+    checked rows. Returns the outputs (float32) and the per-sample mean
+    squared errors of the checked rows (None when ``rows`` is None).
+    """
+    outs, errs = [], []
+    for start in range(0, len(X), batch_size):
+        chunk = X[start : start + batch_size]
+        if prepare is not None:
+            chunk = prepare(chunk)
+        xb = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32)).to(device)
+        sel = None
+        if rows is not None:
+            sel = torch.from_numpy(rows[start : start + batch_size]).to(device)
+        out, recon = fn(xb, sel)
+        outs.append(out.float().cpu().numpy())
+        if sel is not None and recon is not None and len(recon):
+            diff = (xb[sel].double() - recon.double()).flatten(1)
+            errs.append(diff.square().mean(1).cpu().numpy())
+    errors = None
+    if rows is not None:
+        errors = np.concatenate(errs) if errs else np.zeros(0)
+    return np.concatenate(outs, axis=0), errors
+
+
+def encoding(module) -> Callable:
+    """``fn`` for :func:`batched_with_errors` returning codes; only the checked
+    rows are decoded."""
+
+    def fn(xb, sel):
+        z = module.encode(xb)  # (B, *code_shape)
+        return z, (module.decode(z[sel]) if sel is not None else None)
+
+    return fn
+
+
+def reconstruction(module) -> Callable:
+    """``fn`` for :func:`batched_with_errors` returning reconstructions: the
+    errors come from the same pass, at no extra model cost."""
+
+    def fn(xb, sel):
+        x_hat = module(xb)  # (B, *input_shape)
+        return x_hat, (x_hat[sel] if sel is not None else None)
+
+    return fn

@@ -1,0 +1,185 @@
+"""The data-specific guard: it warns for input unlike the training data (noise,
+photographs, another digits data set) and stays quiet for held-out data."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import aekit
+from aekit import Autoencoder, guard
+from aekit.cli import cli
+from aekit.data.readers import Dataset
+from aekit.guard import DataGuardWarning
+
+
+def _guard_warnings(fn, *args):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = fn(*args)
+    return out, [w for w in caught if issubclass(w.category, DataGuardWarning)]
+
+
+def _photo_patches(size: int, n: int, high: float, seed: int = 0) -> np.ndarray:
+    """Random size x size crops of scikit-image's bundled photographs."""
+    from skimage import color
+    from skimage import data as skdata
+
+    rng = np.random.default_rng(seed)
+    photos = [skdata.camera(), skdata.coins(), color.rgb2gray(skdata.astronaut())]
+    out = []
+    for i in range(n):
+        img = np.asarray(photos[i % len(photos)], np.float64)
+        img = (img - img.min()) / (img.max() - img.min())
+        r = rng.integers(0, img.shape[0] - size)
+        c = rng.integers(0, img.shape[1] - size)
+        out.append(img[r : r + size, c : c + size])
+    return (np.stack(out)[:, None] * high).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def digits_model(digits):
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(digits))
+    train = Dataset(digits.X[order[:1400]], "image", (0.0, 16.0))
+    model = Autoencoder(
+        code_size=8, hidden=(64,), epochs=40, batch_size=64, random_state=0
+    ).fit(train)
+    return model, digits.X[order[1400:]]
+
+
+def test_quiet_on_held_out_digits(digits_model):
+    model, held_out = digits_model
+    _, caught = _guard_warnings(model.transform, held_out)
+    assert not caught, caught[0].message
+    _, caught = _guard_warnings(model.reconstruct, held_out)
+    assert not caught, caught[0].message
+    # One held-out sample at a time is quiet too.
+    for x in held_out[:20]:
+        _, caught = _guard_warnings(model.transform, x[None])
+        assert not caught, caught[0].message
+
+
+def test_fires_for_noise_with_counts_and_can_be_silenced(digits_model):
+    model, _ = digits_model
+    noise = np.random.default_rng(1).uniform(0, 16, (50, 1, 8, 8)).astype(np.float32)
+    codes, caught = _guard_warnings(model.transform, noise)
+    assert len(caught) == 1
+    msg = str(caught[0].message)
+    assert "50 of 50 samples given to transform" in msg, msg
+    assert "percentile" in msg and "guard=False" in msg, msg
+    # The warning points at the caller's line, not inside aekit.
+    assert caught[0].filename == __file__, caught[0].filename
+    _, caught = _guard_warnings(model.reconstruct, noise)
+    assert len(caught) == 1 and "given to reconstruct" in str(caught[0].message)
+
+    model.set_params(guard=False)
+    try:
+        quiet_codes, caught = _guard_warnings(model.transform, noise)
+    finally:
+        model.set_params(guard=True)
+    assert not caught
+    # The guard only watches: outputs are the same with it on or off.
+    np.testing.assert_array_equal(codes, quiet_codes)
+
+
+def test_fires_for_photographs_and_for_mnist_digits(digits_model, mnist_test):
+    model, _ = digits_model
+    _, caught = _guard_warnings(model.transform, _photo_patches(8, 60, 16.0))
+    assert len(caught) == 1, "photograph patches went unnoticed"
+
+    # Another digits data set: MNIST's 28x28 digits shrunk to 8x8 on 0-16.
+    from skimage.transform import resize
+
+    mnist8 = np.stack(
+        [resize(x[0] / 255.0, (8, 8), anti_aliasing=True) for x in mnist_test.X[:200]]
+    )[:, None]
+    report = guard.assess(
+        model.reconstruction_error(16 * mnist8), model.error_quantiles_, 200
+    )
+    assert report.fired, report
+    assert report.n_above > 100, report
+
+
+def test_mnist_model_quiet_on_all_test_digits_fires_on_photos(mnist_train, mnist_test):
+    model = Autoencoder(
+        code_size=16, hidden=(128,), epochs=6, batch_size=128, random_state=0
+    ).fit(Dataset(mnist_train.X[:3000], "image", (0.0, 255.0)))
+    # All 10,000 test digits: the guard subsamples and must not cry wolf.
+    _, caught = _guard_warnings(model.transform, mnist_test.X)
+    assert not caught, caught[0].message
+    photos = _photo_patches(28, 40, 255.0).round().astype(np.uint8)
+    _, caught = _guard_warnings(model.reconstruct, photos)
+    assert len(caught) == 1, "28x28 photograph crops went unnoticed"
+
+
+def test_assess_rule():
+    rng = np.random.default_rng(0)
+    reference = rng.exponential(1.0, 5000)
+    q = np.quantile(reference, np.linspace(0, 1, 201))
+    same = rng.exponential(1.0, 100_000)
+
+    def assess(errors):
+        return guard.assess(errors, q, len(errors), n_reference=10_000)
+
+    assert not assess(same).fired
+    # A mild shift (3% above the 99th percentile instead of 1%) is significant
+    # in a large batch but not "far outside": no warning.
+    mild = np.where(rng.random(100_000) < 0.02, 6.0, same)
+    assert not assess(mild).fired
+    report = assess(same[:200] * 10)
+    assert report.fired and report.median_quantile > 0.99, report
+    threshold, far = guard.thresholds(q)
+    assert not assess(np.array([threshold * 1.5])).fired
+    assert assess(np.array([far * 1.01])).fired  # one sample, far out
+    assert not guard.assess(np.array([far * 1.01]), q, 1, 1000).fired
+    assert assess(np.array([threshold * 1.5] * 2)).fired
+    # A small reference (30 held-out errors) pins its 99th percentile down
+    # poorly: the same batch of two is no evidence then, nor are 8 of 30.
+    assert not guard.assess(np.array([threshold * 1.5] * 2), q, 2, 30).fired
+    assert not guard.assess(np.r_[np.full(8, 5.0), np.ones(22)], q, 30, 30).fired
+    assert guard.assess(same[:30] * 10, q, 30, 30).fired
+
+
+def test_large_inputs_are_subsampled(digits_model, monkeypatch):
+    model, held_out = digits_model
+    rows = guard.checked_rows(10_000)
+    assert rows.sum() == guard.MAX_CHECKED and rows[0] and rows[-1]
+    assert guard.checked_rows(10, enabled=False) is None
+    monkeypatch.setattr(guard, "MAX_CHECKED", 100)
+    noise = np.random.default_rng(2).uniform(0, 16, (500, 1, 8, 8))
+    _, caught = _guard_warnings(model.transform, noise)
+    assert len(caught) == 1
+    assert "measured on 100 evenly spaced samples" in str(caught[0].message)
+
+
+def test_summary_save_load_and_cli(digits_model, tmp_path):
+    model, held_out = digits_model
+    run = tmp_path / "run"
+    model.save(run)
+    summary = json.loads((run / "summary.json").read_text())
+    g = summary["guard"]
+    assert g["enabled"] is True and 0 < g["threshold"] < g["far_threshold"], g
+    assert g["reference_samples"] == 140  # 10% of the 1,400 training digits
+    loaded = aekit.load(run)
+    noise = np.random.default_rng(3).uniform(0, 16, (30, 1, 8, 8)).astype(np.float32)
+    _, caught = _guard_warnings(loaded.transform, noise)
+    assert len(caught) == 1
+
+    np.save(tmp_path / "noise.npy", noise)
+    runner = CliRunner()
+    for command in ("encode", "reconstruct"):
+        args = [command, str(run), str(tmp_path / "noise.npy")]
+        args += ["--out", str(tmp_path / "out.npy")]
+        r = runner.invoke(cli, args, catch_exceptions=False)
+        assert r.exit_code == 0, r.output
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("aekit: warning: 30 of 30"), (
+            r.stderr
+        )
+        r = runner.invoke(cli, [*args, "--no-guard"], catch_exceptions=False)
+        assert r.exit_code == 0 and r.stderr == "", r.stderr
