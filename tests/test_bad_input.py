@@ -271,6 +271,10 @@ def _bad_option_value(tmp, run):
     return ["fit", "digits", "--out", tmp / "o", "--lr", "-0.1"], "'lr' training option"
 
 
+def _negative_seed(tmp, run):  # found by fuzzing the options
+    return ["fit", "digits", "--out", tmp / "o", "--seed", "-1"], "random_state"
+
+
 def _patience_zero(tmp, run):
     return ["fit", "digits", "--out", tmp / "o", "--patience", "0"], "'patience'"
 
@@ -335,6 +339,7 @@ CLI_CASES = [
     _topk_larger_than_code,
     _bad_option_value,
     _patience_zero,
+    _negative_seed,
     _beyond_float32,
     _npy_1d,
     _pickled_npy,

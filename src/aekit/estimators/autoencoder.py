@@ -393,10 +393,12 @@ class Autoencoder(TransformerMixin, BaseEstimator):
             )
         try:
             seed = seed_from(self.random_state)
-        except (TypeError, ValueError):
+            if not 0 <= seed < 2**63:
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
             raise ConfigError(
-                "random_state must be None, an int, a RandomState or a Generator. "
-                f"Got {self.random_state!r}."
+                "random_state must be None, an int in [0, 2**63), a RandomState or "
+                f"a Generator. Got {self.random_state!r}."
             ) from None
         rng = np.random.default_rng(seed)
         n = len(X)
