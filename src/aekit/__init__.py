@@ -15,6 +15,7 @@ from aekit.exceptions import (  # noqa: E402
     ModelFileError,
     NotFittedError,
     TrainingError,
+    WriteError,
 )
 from aekit.report.html import write_report  # noqa: E402
 from aekit.runs import load  # noqa: E402
@@ -30,6 +31,7 @@ __all__ = [
     "Recommender",
     "SequenceAutoencoder",
     "TrainingError",
+    "WriteError",
     "__version__",
     "load",
     "write_report",

@@ -31,3 +31,8 @@ class TrainingError(AekitError, RuntimeError):
 
 class DataTypeError(DataError, TypeError):
     """The data holds values of a type that cannot become numbers."""
+
+
+class WriteError(AekitError, OSError):
+    """A file could not be written (full disk, no permission); the previous
+    version of the file is intact."""

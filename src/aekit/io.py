@@ -6,6 +6,7 @@ A reader sees the old file or the new one, never half of one; a failed write
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -13,28 +14,120 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from aekit.exceptions import WriteError
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, mode="wb"):
-    """Call ``write(fileobj)`` on a temp file, then move it over ``path``."""
+    """Call ``write(fileobj)`` on a temp file, then move it over ``path``.
+
+    An operating-system failure (full disk, file-size limit, permission) becomes
+    a :class:`~aekit.exceptions.WriteError` naming the file; the previous
+    ``path`` is left as it was and the temp file is removed.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = None
     try:
-        # mkstemp makes the file private (0600); give it the usual mode instead.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
+        fd, tmp = _temp_beside(path)
         with os.fdopen(fd, mode) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise _write_error(path, exc) from exc
         raise
+
+
+TEMP_SUFFIX = ".tmp"
+
+
+def _temp_beside(path: Path) -> tuple[int, str]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent
+    )
+    # mkstemp makes the file private (0600); give it the usual mode instead.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    return fd, tmp
+
+
+_HINTS = {
+    errno.ENOSPC: "free some disk space",
+    errno.EDQUOT: "free some space within your quota",
+    errno.EFBIG: "raise the file-size limit (ulimit -f) or write elsewhere",
+    errno.EACCES: "check the folder's permissions",
+    errno.EROFS: "choose a folder on a writable file system",
+}
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    reason = exc.strerror or str(exc)
+    hint = _HINTS.get(exc.errno, "check the disk and the folder")
+    kept = "The previous file is intact" if path.exists() else "Nothing was written"
+    err = WriteError(f"Could not write {path}: {reason}. {kept}; {hint} and retry.")
+    # errno only: setting strerror or filename would make str() OSError's format.
+    err.errno = exc.errno
+    return err
+
+
+def remove_stale_temps(folder: str | os.PathLike) -> list[Path]:
+    """Delete temp files that a killed process left behind in ``folder``.
+
+    :func:`atomic_write` names them ``.<name>.<random>.tmp``; a process killed
+    with SIGKILL (or a power cut) cannot remove its own.
+    """
+    folder = Path(folder)
+    removed = []
+    if folder.is_dir():
+        for p in folder.glob(f".*{TEMP_SUFFIX}"):
+            if p.is_file():
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
+
+
+def atomic_write_many(files: dict[str | os.PathLike, bytes]) -> None:
+    """Write several files so that a failure leaves all the previous ones.
+
+    Every file is first written in full to a temp file beside it; only when
+    all are on disk are they renamed over the old ones, in the given order
+    (renames need no new space). A full disk therefore fails before any old
+    file is replaced.
+    """
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            path = Path(path)
+            try:
+                fd, tmp = _temp_beside(path)
+                staged.append((tmp, path))
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            except OSError as exc:
+                raise _write_error(path, exc) from exc
+        while staged:
+            tmp, path = staged[0]
+            try:
+                os.replace(tmp, path)
+            except OSError as exc:
+                raise _write_error(path, exc) from exc
+            staged.pop(0)
+    finally:
+        for tmp, _ in staged:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
 
 
 def atomic_write_bytes(path, data: bytes) -> None:

@@ -12,6 +12,7 @@ Every file is written atomically.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import platform
@@ -20,10 +21,11 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save
 
 from aekit.exceptions import ModelFileError
-from aekit.io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from aekit.io import atomic_write_many
 
 RUN_FORMAT = "aekit-run"
 FORMAT_VERSION = 1
@@ -58,21 +60,31 @@ def write_run(
             f"{path} exists and is not a folder; choose another --out."
         )
     path.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    weights = save(tensors)
     config = {
         "format": RUN_FORMAT,
         "format_version": FORMAT_VERSION,
         "versions": versions(),
         **config,
+        # The config names its weights: a folder whose write was cut between
+        # the two files, or whose weights were swapped or edited, fails to load.
+        "weights_sha256": hashlib.sha256(weights).hexdigest(),
     }
-    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    # Weights first, config last: a folder with a config.json is complete.
-    atomic_write_bytes(path / "model.safetensors", save(tensors))
+    # All files are written in full before any old one is replaced (a full
+    # disk leaves the previous run intact); weights first, config last.
+    files = {path / "model.safetensors": weights}
     if history:
-        atomic_write_text(path / "history.csv", history_csv(history))
+        files[path / "history.csv"] = history_csv(history).encode()
     if summary is not None:
-        atomic_write_json(path / "summary.json", summary)
-    atomic_write_json(path / "config.json", config)
+        files[path / "summary.json"] = _json_bytes(summary)
+    files[path / "config.json"] = _json_bytes(config)
+    atomic_write_many(files)
     return path
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=False) + "\n").encode()
 
 
 def history_csv(history: list[dict[str, Any]]) -> str:
@@ -107,18 +119,33 @@ def read_run(path: str | Path) -> tuple[dict[str, Any], dict[str, torch.Tensor]]
         raise ModelFileError(f"{cfg_path} is not an aekit run configuration.")
     version = config.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
-        written = config.get("versions", {}).get("aekit", "an unknown version")
+        written = config.get("versions")
+        written = (
+            written.get("aekit") if isinstance(written, dict) else None
+        ) or "an unknown version"
         raise ModelFileError(
             f"{path} was written by aekit {written} (run format {version!r}); this "
             f"aekit reads format {FORMAT_VERSION} or older. Upgrade aekit to load it."
         )
+    weights_path = path / "model.safetensors"
     try:
-        tensors = load_file(str(path / "model.safetensors"))
+        weights = weights_path.read_bytes()
     except FileNotFoundError:
         raise ModelFileError(f"{path} has no model.safetensors.") from None
+    except OSError as exc:
+        raise ModelFileError(f"{weights_path} cannot be read ({exc}).") from None
+    expected = config.get("weights_sha256")
+    if expected is not None and hashlib.sha256(weights).hexdigest() != expected:
+        raise ModelFileError(
+            f"{weights_path} is corrupt or truncated, or was modified: it does not "
+            f"match {cfg_path} (its SHA-256 differs). Restore the folder as it was "
+            "written, or fit again."
+        )
+    try:
+        tensors = load_tensors(weights)
     except (SafetensorError, OSError, ValueError) as exc:
         raise ModelFileError(
-            f"{path / 'model.safetensors'} is corrupt or truncated ({exc})."
+            f"{weights_path} is corrupt or truncated ({exc})."
         ) from None
     return config, tensors
 
@@ -129,6 +156,6 @@ def load(path: str | Path):
 
     config, _ = read_run(path)
     name = config.get("estimator")
-    if name not in ESTIMATORS:
+    if not isinstance(name, str) or name not in ESTIMATORS:
         raise ModelFileError(f"{path}: unknown estimator {name!r} in config.json.")
     return ESTIMATORS[name].load(path)

@@ -73,12 +73,13 @@ class Dense(Component):
 
     def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
         super().__init__(config)
-        for w in (*config.hidden, *(config.decoder_hidden or ())):
-            if not isinstance(w, int) or w < 1:
-                raise ConfigError(
-                    f"Layer widths must be positive integers. Got {w!r} in "
-                    f"hidden={config.hidden!r}."
-                )
+        for name in ("hidden", "decoder_hidden"):
+            for w in getattr(config, name) or ():
+                if not isinstance(w, int) or w < 1:
+                    raise ConfigError(
+                        f"Layer widths must be positive integers. Got {w!r} in "
+                        f"{name}={getattr(config, name)!r}."
+                    )
         if not 0 <= config.dropout < 1:
             raise ConfigError(f"dropout must be in [0, 1). Got {config.dropout!r}.")
         make_activation(config.activation)  # fail early on a typo

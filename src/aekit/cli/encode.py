@@ -23,13 +23,36 @@ _no_guard = click.option(
 )
 
 
-def _data(data, key, image_size):
+def _data(data, key, image_size, strict=False, nan_policy="error"):
     from aekit.data import load
 
-    return load(data, key=key, image_size=parse_image_size(image_size))
+    return load(
+        data,
+        key=key,
+        image_size=parse_image_size(image_size),
+        strict=strict,
+        nan_policy=nan_policy,
+    )
+
+
+def data_options(f):
+    """--strict and --nan-policy: how to read imperfect data."""
+    f = click.option(
+        "--nan-policy",
+        type=click.Choice(["error", "drop", "zero"]),
+        default="error",
+        help="NaN/inf values: error, drop their rows (with a warning), or use 0.",
+    )(f)
+    f = click.option(
+        "--strict",
+        is_flag=True,
+        help="Fail on an unreadable image in a folder instead of skipping it.",
+    )(f)
+    return f
 
 
 def _io_options(f):
+    f = data_options(f)
     f = click.option("--image-size", help="Resize images to HxW.")(f)
     f = click.option("--key", help="Array name inside an .npz file.")(f)
     f = click.option("--out", "-o", required=True, help="Output file (.npy or .csv).")(
@@ -43,11 +66,12 @@ def _io_options(f):
 @click.argument("data")
 @_io_options
 @_no_guard
-def encode_command(run_dir, data, out, key, image_size, no_guard):
+def encode_command(run_dir, data, out, key, image_size, strict, nan_policy, no_guard):
     """Encode DATA with the model in RUN_DIR; write the codes to --out."""
     from aekit.workflows import write_array
 
-    codes = _model(run_dir, not no_guard).transform(_data(data, key, image_size).X)
+    ds = _data(data, key, image_size, strict, nan_policy)
+    codes = _model(run_dir, not no_guard).transform(ds.X)
     write_array(out, codes)
     click.echo(f"Wrote codes of shape {codes.shape} to {out}")
 
@@ -56,12 +80,12 @@ def encode_command(run_dir, data, out, key, image_size, no_guard):
 @click.argument("run_dir")
 @click.argument("codes")
 @_io_options
-def decode_command(run_dir, codes, out, key, image_size):
+def decode_command(run_dir, codes, out, key, image_size, strict, nan_policy):
     """Decode CODES (.npy, .csv) with the model in RUN_DIR; write data to --out."""
     from aekit.workflows import write_array
 
     model = _model(run_dir)
-    Z = _data(codes, key, image_size).X
+    Z = _data(codes, key, image_size, strict, nan_policy).X
     X = model.inverse_transform(Z)
     write_array(out, X)
     click.echo(f"Wrote decoded data of shape {X.shape} to {out}")
@@ -72,11 +96,14 @@ def decode_command(run_dir, codes, out, key, image_size):
 @click.argument("data")
 @_io_options
 @_no_guard
-def reconstruct_command(run_dir, data, out, key, image_size, no_guard):
+def reconstruct_command(
+    run_dir, data, out, key, image_size, strict, nan_policy, no_guard
+):
     """Encode then decode DATA; write the reconstruction to --out."""
     from aekit.workflows import write_array
 
-    X = _model(run_dir, not no_guard).reconstruct(_data(data, key, image_size).X)
+    ds = _data(data, key, image_size, strict, nan_policy)
+    X = _model(run_dir, not no_guard).reconstruct(ds.X)
     write_array(out, X)
     click.echo(f"Wrote reconstructions of shape {X.shape} to {out}")
 

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from aekit.cli.encode import data_options as reader_options
 from aekit.cli.fit import DATA_OPTIONS
 from aekit.cli.options import parse_image_size
 from aekit.exceptions import ConfigError
@@ -34,6 +35,7 @@ from aekit.exceptions import ConfigError
     "held-out users (strong).",
 )
 @click.option("--seed", default=0, show_default=True, help="Fold-in split seed.")
+@reader_options
 def evaluate_command(
     run_dir,
     data,
@@ -43,6 +45,8 @@ def evaluate_command(
     binarize_seed,
     protocol,
     seed,
+    strict,
+    nan_policy,
     **data_options,
 ):
     """Print mse, mae, psnr, bce, compression ratio and n as JSON.
@@ -69,7 +73,13 @@ def evaluate_command(
             f"--protocol and the column options apply to recommenders; {run_dir} "
             f"holds a {type(model).__name__}."
         )
-    ds = load(data, key=key, image_size=parse_image_size(image_size))
+    ds = load(
+        data,
+        key=key,
+        image_size=parse_image_size(image_size),
+        strict=strict,
+        nan_policy=nan_policy,
+    )
     out = evaluate(model, ds)
     if is_variational(model):
         if binarize_seed is None and getattr(model, "binarize", None) is not None:

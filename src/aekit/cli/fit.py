@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import click
 
 from aekit.cli.options import given, parse_image_size, parse_ints, read_toml
-from aekit.exceptions import ConfigError
-from aekit.io import atomic_write_json
+from aekit.exceptions import ConfigError, WriteError
+from aekit.io import atomic_write_json, remove_stale_temps
 from aekit.training.distributed import is_main_process
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -179,6 +180,20 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
     ),
     ("--seed", "random_state", int, "Random seed (default 0).", None),
     (
+        "--nan-policy",
+        "nan_policy",
+        click.Choice(["error", "drop", "zero"]),
+        "NaN/inf values: error (default), drop their rows, or replace by 0.",
+        None,
+    ),
+    (
+        "--divergence-retries",
+        "divergence_retries",
+        int,
+        "On a NaN/inf loss, start over at half the lr, up to N times.",
+        None,
+    ),
+    (
         "--precision",
         "precision",
         click.Choice(["fp32", "bf16", "fp16", "auto"]),
@@ -268,11 +283,15 @@ def fit_run(
     data_options: dict[str, Any] | None = None,
     patch_size: int | None = None,
     patches: int | None = None,
+    strict: bool = False,
 ):
     """Fit on ``data`` and write the run folder ``out``; returns the estimator.
 
     With ``patch_size``, ``data`` is an image file or folder (sizes may differ)
-    and training draws ``patches`` random patches per epoch from it.
+    and training draws ``patches`` random patches per epoch from it. A
+    checkpoint is written after every epoch; an interruption (Ctrl-C, a kill, a
+    full disk) leaves the last completed epoch's, which ``resume`` continues
+    from.
     """
     from aekit.data import load
 
@@ -300,11 +319,40 @@ def fit_run(
             data, patch_size, patches or 4096, seed=params.get("random_state") or 0
         )
     else:
-        ds = load(data, key=key, image_size=image_size)
+        ds = load(
+            data,
+            key=key,
+            image_size=image_size,
+            strict=strict,
+            nan_policy=params.get("nan_policy", "error"),
+        )
     build = getattr(cls, "from_flat_params", cls)
     est = build(**{"random_state": 0, **params, "verbose": verbose})
     main = is_main_process()  # under torchrun, only rank 0 writes files
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WriteError(
+            f"Cannot create the run folder {out}: {exc.strerror or exc}. Choose "
+            "another --out."
+        ) from None
+    if main:
+        remove_stale_temps(out)  # left by a process that was killed mid-write
+    if resume and not (out / CHECKPOINT).exists():
+        finished = _finished_run(out)
+        if finished is not None:
+            warnings.warn(
+                f"The fit in {out} had finished: nothing to resume.", stacklevel=2
+            )
+            return finished, ds
+        # Killed before the first epoch ended: starting over is the same run.
+        warnings.warn(
+            f"{out} has no checkpoint (no epoch had completed); starting from the "
+            "first epoch.",
+            UserWarning,
+            stacklevel=2,
+        )
+        resume = False
     if main:
         atomic_write_json(
             out / FIT_STATE,
@@ -316,6 +364,7 @@ def fit_run(
                 "data_options": data_options or {},
                 "patch_size": patch_size,
                 "patches": patches,
+                "strict": strict,
                 "params": {
                     k: list(v) if isinstance(v, tuple) else v for k, v in params.items()
                 },
@@ -382,6 +431,12 @@ def fit_run(
 )
 @click.option("--patches", type=int, help="Patches per epoch with --patch-size (4096).")
 @click.option(
+    "--strict",
+    is_flag=True,
+    default=None,
+    help="Fail on an unreadable image in a folder instead of skipping it.",
+)
+@click.option(
     "--regularizer",
     "regularizer",
     multiple=True,
@@ -399,6 +454,7 @@ def fit_command(
     image_size,
     quiet,
     no_report,
+    strict,
     regularizer,
     model_name,
     patch_size,
@@ -417,10 +473,16 @@ def fit_command(
                 f"Nothing to resume in {out}: it has no {FIT_STATE}. Run without "
                 "--resume to start."
             )
-        state = json.loads(state_file.read_text())
-        params |= state["params"]
+        try:
+            state = json.loads(state_file.read_text(encoding="utf-8"))
+            params |= state["params"]
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{state_file} is corrupt ({exc}); run without --resume to start over."
+            ) from None
         key = key or state.get("key")
         image_size = image_size or state.get("image_size")
+        strict = state.get("strict", False) if strict is None else strict
         task = task or state.get("task")
         data_options |= state.get("data_options") or {}
         patch_size = patch_size or state.get("patch_size")
@@ -445,21 +507,26 @@ def fit_command(
     for name in ("hidden", "decoder_hidden", "regularizers", "channels"):
         if isinstance(params.get(name), list):
             params[name] = tuple(params[name])
-    est, ds = fit_run(
-        data,
-        out_path,
-        params,
-        key=key,
-        image_size=parse_image_size(image_size)
-        if isinstance(image_size, str)
-        else image_size,
-        resume=resume,
-        verbose=0 if quiet else 1,
-        task=task,
-        data_options=data_options,
-        patch_size=patch_size,
-        patches=patches,
-    )
+    try:
+        est, ds = fit_run(
+            data,
+            out_path,
+            params,
+            key=key,
+            image_size=parse_image_size(image_size)
+            if isinstance(image_size, str)
+            else image_size,
+            resume=resume,
+            verbose=0 if quiet else 1,
+            task=task,
+            data_options=data_options,
+            patch_size=patch_size,
+            patches=patches,
+            strict=bool(strict),
+        )
+    except KeyboardInterrupt:
+        click.echo(f"aekit: interrupted; {_resume_hint(data, out_path)}", err=True)
+        ctx.exit(130)
     if not is_main_process():
         return
     summary = json.loads((out_path / "summary.json").read_text())
@@ -495,6 +562,32 @@ def fit_command(
             )
         else:
             click.echo(f"Report: {report}")
+
+
+def _finished_run(out: Path):
+    """The fitted estimator in ``out`` if its fit had already finished."""
+    import aekit
+    from aekit.exceptions import ModelFileError
+
+    if not (out / "config.json").exists():
+        return None
+    try:
+        return aekit.load(out)
+    except ModelFileError:
+        return None  # damaged: fit again
+
+
+def _resume_hint(data, out: Path) -> str:
+    """Where an interrupted fit stands, read from its checkpoint's header."""
+    ckpt = out / CHECKPOINT
+    try:
+        with open(ckpt, "rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            meta = json.loads(json.loads(fh.read(n))["__metadata__"]["aekit"])
+        done = f"epoch {meta['state']['epoch'] + 1} is saved in {ckpt}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"no epoch had completed; run 'aekit fit {data} --out {out}' again."
+    return f"{done}; continue with 'aekit fit {data} --out {out} --resume'."
 
 
 for _flag, _name, _type, _help, _conv in reversed(FIT_OPTIONS + MODEL_OPTIONS):

@@ -18,7 +18,8 @@ class AekitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except AekitError as exc:
-            click.echo(f"aekit: error: {exc}", err=True)
+            text = " ".join(str(exc).split())  # one line, whatever the message
+            click.echo(f"aekit: error: {text}", err=True)
             ctx.exit(2)
         except KeyboardInterrupt:
             click.echo("aekit: interrupted", err=True)

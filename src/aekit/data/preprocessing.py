@@ -71,7 +71,10 @@ class Scaler:
         else:  # standard
             offset = total / n
             scale = np.sqrt(np.maximum(total_sq / n - offset**2, 0.0))
-        scale = np.where(scale > 0, scale, 1.0)
+        # A spread too small for float32 (it would become 0 and divide by
+        # zero) counts as none: that feature is only shifted.
+        tiny = np.finfo(np.float32).tiny
+        scale = np.where(np.abs(scale) >= tiny, scale, 1.0)
         self.offset = np.asarray(offset, np.float32)
         self.scale = np.asarray(scale, np.float32)
         return self

@@ -12,7 +12,12 @@ import csv
 import dataclasses
 import gzip
 import io
+import os
+import struct
+import tokenize
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -81,18 +86,41 @@ def load_builtin(name: str) -> Dataset:
 
 
 def _unknown_source_message(name: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(BUILTINS), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
     return (
         f"{name!r} is neither an existing file or folder nor a built-in data set "
-        f"({', '.join(BUILTINS)}). Check the path; run 'aekit datasets' for the "
-        "formats aekit reads."
+        f"({', '.join(BUILTINS)}).{hint} Check the path; run 'aekit datasets' for "
+        "the formats aekit reads."
     )
+
+
+# What a damaged file makes the parsers raise; each becomes a DataError.
+PARSE_ERRORS = (
+    ValueError,
+    EOFError,
+    OSError,
+    zlib.error,
+    zipfile.BadZipFile,
+    struct.error,
+    KeyError,
+    IndexError,
+    TypeError,
+    OverflowError,
+    SyntaxError,  # a damaged .npy header (numpy parses it with ast.literal_eval)
+    tokenize.TokenError,
+    NotImplementedError,  # zipfile: "zip file version 6.4", found by fuzzing
+    RuntimeError,  # zipfile: "File 'a.npy' is encrypted", found by fuzzing
+)
 
 
 # -- arrays -----------------------------------------------------------------
 def read_npy(path: Path, **_) -> Dataset:
     try:
         X = np.load(path, mmap_mode="r", allow_pickle=False)
-    except ValueError as exc:
+    except PARSE_ERRORS as exc:
         raise DataError(f"{path} is not a numeric .npy array ({exc}).") from None
     return Dataset(X, _array_kind(X), _integer_range(X), name=str(path))
 
@@ -114,7 +142,9 @@ def read_npz(path: Path, *, key: str | None = None, **_) -> Dataset:
                     f"{path} has no array {key!r}; it has {', '.join(keys)}."
                 )
             X = npz[key]
-    except (ValueError, OSError) as exc:
+    except DataError:
+        raise
+    except PARSE_ERRORS as exc:
         raise DataError(f"{path} is not a readable .npz archive ({exc}).") from None
     return Dataset(X, _array_kind(X), _integer_range(X), name=f"{path}:{key}")
 
@@ -141,7 +171,10 @@ def read_csv(path: Path, *, delimiter: str | None = None, **_) -> Dataset:
         raise DataError(
             f"{path} is not a UTF-8 text file; is it really a CSV?"
         ) from None
-    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r]
+    try:
+        rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r]
+    except csv.Error as exc:
+        raise DataError(f"{path} is not a readable CSV file ({exc}).") from None
     if not rows:
         raise DataError(f"{path} is empty: it has no rows.")
     header = None
@@ -180,12 +213,21 @@ def read_csv(path: Path, *, delimiter: str | None = None, **_) -> Dataset:
 
 def read_parquet(path: Path, **_) -> Dataset:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
-    except (pa.ArrowInvalid, OSError) as exc:
+        return _read_parquet(path)
+    except DataError:
+        raise
+    except (pa.ArrowException, *PARSE_ERRORS) as exc:
+        # A damaged file can fail late: decoding a column name, a page...
         raise DataError(f"{path} is not a readable Parquet file ({exc}).") from None
+
+
+def _read_parquet(path: Path) -> Dataset:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
     bad = [
         f.name
         for f in table.schema
@@ -234,7 +276,11 @@ def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndar
             if image_size:
                 im = im.resize(image_size[::-1], Image.Resampling.BILINEAR)
             arr = np.asarray(im)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        *PARSE_ERRORS,
+    ) as exc:
         raise DataError(f"{path} is not a readable image ({exc}).") from None
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
@@ -320,7 +366,7 @@ def read_idx_array(path: Path) -> np.ndarray:
     try:
         with opener(path, "rb") as fh:
             data = fh.read()
-    except (OSError, EOFError) as exc:
+    except PARSE_ERRORS as exc:
         raise DataError(f"{path} is not a readable IDX file ({exc}).") from None
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_DTYPES:
         raise DataError(f"{path} does not start with an IDX header.")
@@ -385,8 +431,18 @@ def load(
     image_size: tuple[int, int] | None = None,
     strict: bool = False,
     min_samples: int = 1,
+    nan_policy: str = "error",
 ) -> Dataset:
     """Read ``source``: a built-in name, a file, or a folder of images.
+
+    Parameters
+    ----------
+    strict : bool
+        In a folder of images, fail on the first unreadable image instead of
+        skipping it with a warning.
+    nan_policy : {"error", "drop", "zero"}
+        NaN and inf values: an error saying how many and where, drop the rows
+        that hold them, or replace them by 0 (both with a warning).
 
     Raises :class:`aekit.exceptions.DataError` with one clear line on a missing,
     unreadable, empty or non-numeric source, or on NaN/inf values.
@@ -401,6 +457,12 @@ def load(
             ds = read_image_folder(path, image_size=image_size, strict=strict)
         elif not path.exists():
             raise DataError(_unknown_source_message(str(source)))
+        elif not path.is_file():
+            # A pipe or a device would block or never end.
+            raise DataError(
+                f"{path} is not a regular file (a pipe, socket or device); save the "
+                "data to a file first."
+            )
         else:
             reader = _reader_for(path)
             if reader is None:
@@ -410,16 +472,34 @@ def load(
                     f"reads {', '.join(sorted(READERS))}, images and MNIST IDX files; "
                     "run 'aekit datasets' for details."
                 )
+            if not os.access(path, os.R_OK):
+                raise DataError(f"{path} cannot be read: permission denied.")
             try:
                 ds = reader(path, key=key, image_size=image_size, strict=strict)
             except PermissionError:
                 raise DataError(f"{path} cannot be read: permission denied.") from None
             except IsADirectoryError:
                 raise DataError(f"{path} is a folder, not a file.") from None
-    # A memory-mapped file may be larger than memory: check its first rows
-    # here; the estimator checks the rest chunk by chunk as it reads them.
-    head = ds.X[: max(min_samples, 1)] if isinstance(ds.X, np.memmap) else ds.X
-    check_array(head, name=ds.name or "The data", min_samples=min_samples)
+    if nan_policy == "error":
+        # A memory-mapped file may be larger than memory: check its first rows
+        # here; the estimator checks the rest chunk by chunk as it reads them.
+        head = ds.X[: max(min_samples, 1)] if isinstance(ds.X, np.memmap) else ds.X
+        check_array(head, name=ds.name or "The data", min_samples=min_samples)
+        return ds
+    # drop/zero need every value (and make an in-memory copy when they act).
+    finite = None
+    if ds.X.dtype.kind == "f" and len(ds.X):
+        finite = np.isfinite(ds.X).reshape(len(ds.X), -1).all(axis=1)
+    X = check_array(
+        ds.X, name=ds.name or "The data", min_samples=min_samples, nan_policy=nan_policy
+    )
+    if finite is not None and not finite.all():
+        y, files = ds.y, ds.files
+        if nan_policy == "drop":  # keep labels and file names aligned with rows
+            y = None if y is None else np.asarray(y)[finite]
+            if files is not None:
+                files = [f for f, k in zip(files, finite, strict=True) if k]
+        ds = dataclasses.replace(ds, X=X, y=y, files=files)
     return ds
 
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from aekit.exceptions import DataError, DataTypeError
+from aekit.exceptions import ConfigError, DataError, DataTypeError
+
+NAN_POLICIES = ("error", "drop", "zero")
+NAN_HINT = (
+    "drop or fill those values first, or choose nan_policy='drop' (drop those "
+    "rows) or 'zero' (CLI: --nan-policy drop|zero)"
+)
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _where(mask: np.ndarray, limit: int = 3) -> str:
@@ -23,7 +32,7 @@ def _where(mask: np.ndarray, limit: int = 3) -> str:
     return text + (", ..." if mask.sum() > limit else "")
 
 
-def _check_finite(arr: np.ndarray, name: str) -> None:
+def _check_finite(arr: np.ndarray, name: str, hint: str = NAN_HINT) -> None:
     if arr.dtype.kind != "f":
         return
     bad = ~np.isfinite(arr)
@@ -31,15 +40,74 @@ def _check_finite(arr: np.ndarray, name: str) -> None:
         n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
         raise DataError(
             f"{name} contains NaN or infinity ({n_nan} NaN, {n_inf} inf) at "
-            f"{_where(bad)}; drop or fill those values first."
+            f"{_where(bad)}; {hint}."
         )
 
 
-def check_array(x, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
+def _check_float32_range(arr: np.ndarray, name: str) -> None:
+    # aekit computes in float32: larger values would become inf silently.
+    if arr.dtype.kind != "f" or arr.dtype.itemsize <= 4 or arr.size == 0:
+        return
+    big = np.abs(arr) > FLOAT32_MAX
+    if big.any():
+        raise DataError(
+            f"{name} has {int(big.sum())} value(s) beyond float32's range "
+            f"(|x| > {FLOAT32_MAX:.3g}) at {_where(big)}; aekit computes in "
+            "float32: rescale the data (e.g. divide by a constant) first."
+        )
+
+
+def apply_nan_policy(arr: np.ndarray, policy: str, name: str = "X") -> np.ndarray:
+    """Handle NaN and inf as ``policy`` says: ``"error"`` (raise a
+    :class:`DataError` saying how many and where), ``"drop"`` (drop the rows
+    that hold any, with a warning) or ``"zero"`` (replace them by 0, with a
+    warning).
+    """
+    if policy not in NAN_POLICIES:
+        raise ConfigError(
+            f"nan_policy must be one of {', '.join(map(repr, NAN_POLICIES))}. "
+            f"Got {policy!r}."
+        )
+    if policy == "error" or arr.dtype.kind != "f":
+        _check_finite(arr, name)
+        return arr
+    bad = ~np.isfinite(arr)
+    if not bad.any():
+        return arr
+    n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
+    if policy == "zero":
+        warnings.warn(
+            f"Replaced {n_nan} NaN and {n_inf} inf value(s) in {name} with 0 "
+            f"(nan_policy='zero'), at {_where(bad)}.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return np.where(bad, np.zeros((), arr.dtype), arr)
+    rows = bad.reshape(len(arr), -1).any(axis=1)
+    if rows.all():
+        raise DataError(
+            f"Every one of the {len(arr)} rows of {name} holds NaN or inf "
+            f"({n_nan} NaN, {n_inf} inf): nan_policy='drop' leaves no data. Use "
+            "nan_policy='zero' or fill the values first."
+        )
+    warnings.warn(
+        f"Dropped {int(rows.sum())} of {len(arr)} rows of {name} that hold NaN or "
+        f"inf (nan_policy='drop'): {_where(rows)}.",
+        UserWarning,
+        stacklevel=3,
+    )
+    return np.asarray(arr[~rows])
+
+
+def check_array(
+    x, *, name: str = "X", min_samples: int = 1, nan_policy: str = "error"
+) -> np.ndarray:
     """A numeric array of shape (n_samples, ...) with no NaN or inf.
 
     scikit-learn's ``check_array`` does the conversions (and words the messages
-    its users know); NaN and inf get a message that says how many and where.
+    its users know); NaN and inf get a message that says how many and where,
+    unless ``nan_policy`` ("drop" or "zero", see :func:`apply_nan_policy`)
+    says to handle them.
     """
     from sklearn.utils.validation import check_array as sk_check_array
 
@@ -48,8 +116,8 @@ def check_array(x, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
             f"{name} is a sparse matrix; this estimator needs dense input. Use "
             "aekit.Recommender for sparse interaction data or call .toarray()."
         )
-    if isinstance(x, np.ndarray):
-        _check_finite(x, name)
+    if isinstance(x, np.ndarray) and nan_policy == "error":
+        _check_finite(x, name)  # before any copy: fail fast on large arrays
     try:
         arr = sk_check_array(
             x,
@@ -64,14 +132,19 @@ def check_array(x, *, name: str = "X", min_samples: int = 1) -> np.ndarray:
         )
     except (ValueError, TypeError) as exc:
         cls = DataTypeError if isinstance(exc, TypeError) else DataError
-        raise cls(
-            str(exc).strip()
-            if str(exc).strip()
-            else f"{name} cannot be read as a numeric array."
-        ) from None
+        # One line: scikit-learn's messages may print the whole array.
+        lines = [ln for ln in str(exc).splitlines() if not ln.startswith("array=")]
+        text = " ".join(" ".join(lines).split())
+        raise cls(text or f"{name} cannot be read as a numeric array.") from None
     if arr.dtype.kind == "b":
         arr = arr.astype(np.uint8)
     if arr.ndim > 2 and np.prod(arr.shape[1:]) == 0:
         raise DataError(f"{name} has no features (shape {arr.shape}).")
-    _check_finite(arr, name)
+    arr = apply_nan_policy(arr, nan_policy, name)
+    if len(arr) < min_samples:
+        raise DataError(
+            f"{name} has {len(arr)} sample(s) left after dropping rows with NaN or "
+            f"inf, but at least {min_samples} are needed."
+        )
+    _check_float32_range(arr, name)
     return arr

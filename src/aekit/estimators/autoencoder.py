@@ -157,6 +157,14 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         ``reconstruct`` and friends has reconstruction errors far outside the
         held-out training errors: input unlike the training data. See
         :mod:`aekit.guard`.
+    nan_policy : {"error", "drop", "zero"}, default="error"
+        NaN and inf in ``X``: an error saying how many and where; "drop" drops
+        those rows in ``fit`` (inference must keep every row, so there it is
+        an error); "zero" replaces them by 0. Both warn with the count.
+    divergence_retries : int, default=0
+        When the loss becomes NaN or inf, start training over (from the
+        initial weights, or from the resumed checkpoint) with the learning rate
+        halved, up to this many times, before giving up.
 
     Attributes
     ----------
@@ -231,6 +239,8 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         in_memory: bool | str = "auto",
         verbose: int = 0,
         guard: bool = True,
+        nan_policy: str = "error",
+        divergence_retries: int = 0,
     ):
         self.code_size = code_size
         self.hidden = hidden
@@ -268,6 +278,8 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         self.in_memory = in_memory
         self.verbose = verbose
         self.guard = guard
+        self.nan_policy = nan_policy
+        self.divergence_retries = divergence_retries
 
     # -- building -------------------------------------------------------------
     def _model_spec(self, loss: str) -> dict[str, Any]:
@@ -277,7 +289,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
                 "The 'code_size' parameter of Autoencoder must be an int in the range "
                 f"[1, inf). Got {self.code_size!r} instead."
             )
-        hidden = (self.hidden,) if isinstance(self.hidden, int) else self.hidden
+        hidden = _widths(self.hidden, "hidden")
         latent = LATENTS.parse(self.latent)
         latent.setdefault("code_size", int(self.code_size))
         if self.code_activation is not None:
@@ -328,19 +340,29 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         }
 
     def _trainer_config(self, seed: int) -> TrainerConfig:
+        if self.batch_norm and _number(self.batch_size, int, "batch_size") < 2:
+            raise ConfigError(
+                "batch_norm=True needs batch_size >= 2 (batch statistics of one "
+                f"sample are undefined). Got batch_size={self.batch_size!r}."
+            )
         return TrainerConfig(
             epochs=self._epochs(),
-            batch_size=int(self.batch_size),
-            lr=float(self.lr),
+            batch_size=_number(self.batch_size, int, "batch_size"),
+            lr=_number(self.lr, float, "lr"),
             optimizer=self.optimizer,
-            weight_decay=float(self.weight_decay),
+            weight_decay=_number(self.weight_decay, float, "weight_decay"),
             lr_schedule=self.lr_schedule,
-            patience=None if self.patience is None else int(self.patience),
+            patience=None
+            if self.patience is None
+            else _number(self.patience, int, "patience"),
             device=self.device,
             seed=seed,
-            verbose=int(self.verbose),
+            verbose=_number(self.verbose, int, "verbose"),
             precision=self.precision,
             compile=bool(self.compile),
+            divergence_retries=_number(
+                self.divergence_retries, int, "divergence_retries"
+            ),
         )
 
     def _epochs(self) -> int:
@@ -390,7 +412,15 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         value_range = None
         if isinstance(X, Dataset):
             value_range, X = X.value_range, X.X
-        X = check_array(X, min_samples=2 if reset else 1)
+        policy = self.nan_policy
+        if not reset and policy == "drop":
+            policy = "error"  # inference returns one row per input row
+        if reset and _n_rows(X) == 1:
+            raise DataError(
+                f"X has 1 sample, but fitting {type(self).__name__} needs at least 2. "
+                "Add data; a fitted model transforms single samples."
+            )
+        X = check_array(X, min_samples=2 if reset else 1, nan_policy=policy)
         if reset:
             self._set_input(X)
         else:
@@ -458,12 +488,25 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
                 "validation_fraction must be in [0, 1). Got "
                 f"{self.validation_fraction!r}."
             )
-        seed = seed_from(self.random_state)
+        try:
+            seed = seed_from(self.random_state)
+            if not 0 <= seed < 2**63:
+                raise ValueError
+        except (TypeError, ValueError, OverflowError):
+            raise ConfigError(
+                "random_state must be None, an int in [0, 2**63), a RandomState or "
+                f"a Generator. Got {self.random_state!r}."
+            ) from None
         rng = np.random.default_rng(seed)
         n = len(X)
         n_val = int(round(n * self.validation_fraction))
-        if n - n_val < 1:
-            n_val = 0
+        if n_val and n - n_val < 2:
+            raise ConfigError(
+                f"validation_fraction={self.validation_fraction!r} holds out {n_val} "
+                f"of {n} samples, leaving {n - n_val} to train on; fitting needs at "
+                "least 2. Lower validation_fraction (0 turns validation off) or add "
+                "data."
+            )
         order = rng.permutation(n)
         train_idx, val_idx = np.sort(order[n_val:]), np.sort(order[:n_val])
         self._n_train = len(train_idx)
@@ -805,19 +848,59 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             est._load_extra(config, tensors)
         except ModelFileError:
             raise
-        except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
             raise ModelFileError(
                 f"{path} does not describe a model this aekit can rebuild: "
                 f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
             ) from None
         est.history_ = _read_history(Path(path) / "history.csv")
-        est._device = resolve_device(est.device)
+        try:
+            est._device = resolve_device(est.device)
+        except (TypeError, ValueError, RuntimeError) as exc:  # a tampered "device"
+            raise ModelFileError(
+                f"{path}: config.json names an unusable device {est.device!r} "
+                f"({type(exc).__name__}); pass device= to load it."
+            ) from None
         module.to(est._device).eval()
         est.module_ = module
         return est
 
     def _load_extra(self, config, tensors) -> None:
         pass
+
+
+def _n_rows(X) -> int | None:
+    try:
+        return len(X) if getattr(X, "ndim", 2) >= 2 else None
+    except TypeError:
+        return None
+
+
+def _number(value, kind: type, name: str):
+    """``int(value)`` or ``float(value)``, or a ConfigError naming ``name``."""
+    try:
+        if isinstance(value, str | bytes) or (kind is int and value != int(value)):
+            raise ValueError
+        return kind(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(
+            f"The {name!r} parameter must be {'an int' if kind is int else 'a number'}"
+            f". Got {value!r}."
+        ) from None
+
+
+def _widths(value, name: str) -> tuple[int, ...]:
+    """Layer widths from an int or a sequence of ints."""
+    values = (value,) if isinstance(value, int | np.integer) else value
+    try:
+        if isinstance(values, str | bytes):
+            raise TypeError
+        return tuple(_number(v, int, name) for v in values)
+    except (TypeError, ConfigError):
+        raise ConfigError(
+            f"The {name!r} parameter must be a tuple of ints such as (512, 256). "
+            f"Got {value!r}."
+        ) from None
 
 
 def _finite(chunk: np.ndarray, name: str) -> np.ndarray:
@@ -856,9 +939,22 @@ def _read_history(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
     rows = []
-    with open(path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            rows.append(
-                {k: (float(v) if v not in ("", None) else None) for k, v in row.items()}
-            )
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                rows.append(
+                    {
+                        k: (float(v) if v not in ("", None) else None)
+                        for k, v in row.items()
+                    }
+                )
+    except (OSError, ValueError, TypeError, csv.Error) as exc:
+        # The log is not needed to use the model: load it without the history.
+        warnings.warn(
+            f"{path} is unreadable ({exc}); the model is loaded without its "
+            "training history.",
+            UserWarning,
+            stacklevel=3,
+        )
+        return []
     return rows

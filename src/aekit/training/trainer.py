@@ -17,7 +17,9 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import numbers
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,35 @@ class TrainerConfig:
         "fp32"  # "fp32", "bf16" (autocast), "fp16" (CUDA, GradScaler), "auto"
     )
     compile: bool = False  # torch.compile the loss (pays off on long GPU runs)
+    divergence_retries: int = 0  # on a NaN/inf loss, start over at half the lr
+
+    def __post_init__(self):
+        def bad(name, rule):
+            raise ConfigError(
+                f"The {name!r} training option must be {rule}. "
+                f"Got {getattr(self, name)!r}."
+            )
+
+        def integer(value, low):
+            return isinstance(value, numbers.Integral) and value >= low
+
+        def real(value, low, strict):
+            return isinstance(value, numbers.Real) and (
+                (value > low if strict else value >= low) and value < math.inf
+            )
+
+        for name in ("epochs", "batch_size"):
+            if not integer(getattr(self, name), 1):
+                bad(name, "an int >= 1")
+        if not real(self.lr, 0, strict=True):
+            bad("lr", "a finite number > 0")
+        for name in ("weight_decay", "min_delta"):
+            if not real(getattr(self, name), 0, strict=False):
+                bad(name, "a finite number >= 0")
+        if self.patience is not None and not integer(self.patience, 1):
+            bad("patience", "an int >= 1, or None to turn early stopping off")
+        if not integer(self.divergence_retries, 0):
+            bad("divergence_retries", "an int >= 0")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -74,6 +105,24 @@ def resolve_device(name: str) -> torch.device:
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local.local_rank if local.active else 0)
     return device
+
+
+def _snapshot(model, optimizer, perm_gen, state: tuple) -> dict[str, Any]:
+    return {
+        "model": copy.deepcopy(model.state_dict()),
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "perm": perm_gen.get_state(),
+        "torch": torch.get_rng_state(),
+        "state": copy.deepcopy(state),
+    }
+
+
+def _restore(snapshot, model, optimizer, perm_gen) -> tuple:
+    model.load_state_dict(snapshot["model"])
+    optimizer.load_state_dict(snapshot["optimizer"])
+    perm_gen.set_state(snapshot["perm"])
+    torch.set_rng_state(snapshot["torch"])
+    return copy.deepcopy(snapshot["state"])
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -279,6 +328,8 @@ class Trainer:
         torch.manual_seed(cfg.seed + ctx.rank)
 
         start_epoch, best_loss, bad_epochs, best_state = 0, math.inf, 0, None
+        # After a divergence the lr is scaled down; saved_epoch: the checkpoint's.
+        lr_scale, retries, saved_epoch = 1.0, 0, None
         if resume:
             ckpt = load_checkpoint(self.checkpoint)
             model.load_state_dict(ckpt["model"])
@@ -293,6 +344,8 @@ class Trainer:
             self.history = st["history"]
             start_epoch, best_loss = st["epoch"] + 1, st["best_loss"]
             bad_epochs, self.best_epoch = st["bad_epochs"], st["best_epoch"]
+            lr_scale, retries = st.get("lr_scale", 1.0), st.get("retries", 0)
+            saved_epoch = st["epoch"] + 1
             if st.get("stopped"):
                 start_epoch = cfg.epochs  # finished already: just restore
 
@@ -306,10 +359,19 @@ class Trainer:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=cfg.epochs, initial=start_epoch, unit="epoch", leave=True)
+        # A retry after divergence starts this fit over: weights finite but
+        # already damaged by a too-high lr cannot be rescued by rolling back
+        # one epoch (seen with SGD at lr=40 on digits).
+        snapshot = None
+        if retries < cfg.divergence_retries:
+            trainer_state = (start_epoch, best_loss, bad_epochs, best_state)
+            trainer_state += (self.best_epoch, self.history)
+            snapshot = _snapshot(model, optimizer, perm_gen, trainer_state)
+        epoch = start_epoch
         try:
-            for epoch in range(start_epoch, cfg.epochs):
+            while epoch < cfg.epochs:
                 t0 = time.perf_counter()
-                lr = lr_at(cfg, epoch)
+                lr = lr_at(cfg, epoch) * lr_scale
                 for group in optimizer.param_groups:
                     group["lr"] = lr
                 for cb in self.callbacks:
@@ -317,16 +379,21 @@ class Trainer:
                 model.train()
                 perm = torch.randperm(n, generator=perm_gen)
                 names, acc, seen = None, None, 0
-                steps_per_epoch = -(-n // cfg.batch_size)
+                bounds = [*range(0, n, cfg.batch_size), n]
+                if len(bounds) > 2 and bounds[-1] - bounds[-2] == 1:
+                    del bounds[-2]  # no batch of one (batch norm cannot train on it)
+                steps_per_epoch = len(bounds) - 1
                 step_hooks = [
                     cb.on_step_start
                     for cb in self.callbacks
                     if hasattr(cb, "on_step_start")
                 ]
-                for i, start in enumerate(range(0, n, cfg.batch_size)):
+                for i, (start, stop) in enumerate(
+                    zip(bounds[:-1], bounds[1:], strict=True)
+                ):
                     for hook in step_hooks:
                         hook(model, epoch * steps_per_epoch + i, steps_per_epoch)
-                    idx = perm[start : start + cfg.batch_size]
+                    idx = perm[start:stop]
                     if ctx.active:
                         if len(idx) < ctx.world_size:
                             continue  # a last batch too small to give every rank a row
@@ -360,15 +427,34 @@ class Trainer:
                     for k, v in zip(names, acc.tolist(), strict=True)
                 }
                 if not math.isfinite(row["train_loss"]):
-                    last = (
-                        f" The last good checkpoint is {self.checkpoint}."
-                        if (self.checkpoint and self.checkpoint.exists())
-                        else ""
-                    )
+                    if retries < cfg.divergence_retries:
+                        retries, lr_scale = retries + 1, lr_scale / 2
+                        restored = _restore(snapshot, model, optimizer, perm_gen)
+                        epoch, best_loss, bad_epochs, best_state = restored[:4]
+                        self.best_epoch, self.history = restored[4:]
+                        warnings.warn(
+                            f"Training diverged at epoch {row['epoch']} (loss "
+                            f"{row['train_loss']}); starting over from epoch "
+                            f"{epoch + 1} with the learning rate halved (x"
+                            f"{lr_scale:g}; retry {retries} of "
+                            f"{cfg.divergence_retries}).",
+                            UserWarning,
+                            stacklevel=2,
+                        )
+                        continue
+                    last = ""
+                    if saved_epoch:
+                        last = (
+                            f" The last good checkpoint, after epoch {saved_epoch}, "
+                            f"is kept at {self.checkpoint}."
+                        )
+                    elif self.checkpoint is not None:
+                        last = " No epoch had completed: there is no checkpoint."
                     raise TrainingError(
                         f"Training diverged at epoch {epoch + 1}: the loss is "
                         f"{row['train_loss']}.{last} Try a lower learning rate "
-                        f"(lr={cfg.lr:g} now)."
+                        f"(lr={cfg.lr * lr_scale:g} now), or let aekit retry at a "
+                        "lower one (divergence_retries=1; CLI: --divergence-retries 1)."
                     )
                 if val is not None and len(val):
                     row |= {f"val_{k}": v for k, v in self.evaluate(model, val).items()}
@@ -402,8 +488,11 @@ class Trainer:
                             "best_epoch": self.best_epoch,
                             "history": self.history,
                             "stopped": stop,
+                            "lr_scale": lr_scale,
+                            "retries": retries,
                         },
                     )
+                    saved_epoch = epoch + 1
                 if self.on_epoch_end is not None:
                     self.on_epoch_end(row)
                 if bar is not None:
@@ -412,6 +501,7 @@ class Trainer:
                         post["val"] = f"{row['val_loss']:.4g}"
                     bar.set_postfix(post, refresh=False)
                     bar.update(1)
+                epoch += 1
                 if stop:
                     self.stopped_early = True
                     break
