@@ -211,7 +211,9 @@ def test_contractive_method_choice_and_errors():
 def test_overcomplete_warning_only_without_a_regularizer(mnist_train):
     X = mnist_train.X[:64]
     assert X.shape[1:] == (1, 28, 28)
-    with pytest.warns(UserWarning, match="1024 is not smaller than the 784 input"):
+    with pytest.warns(
+        UserWarning, match="1024 values are not fewer than the 784 input"
+    ):
         Autoencoder(code_size=1024, hidden=(), epochs=1, random_state=0).fit(X)
     for kw in (
         {"sparsity": "topk:20"},

@@ -31,14 +31,50 @@ def read_history(path: str | Path) -> list[str]:
     return items
 
 
+def read_histories(path: str | Path) -> list[list[int]]:
+    """One history per line, oldest item first, ids separated by , ; or spaces;
+    '#' starts a comment."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise DataError(f"History file {path} does not exist.") from None
+    except (UnicodeDecodeError, IsADirectoryError):
+        raise DataError(f"{path} is not a text file of item ids.") from None
+    histories = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            histories.append([int(v) for v in re.split(r"[,;\s]+", line) if v])
+        except ValueError:
+            raise DataError(
+                f"{path} line {number}: item ids must be integers separated by "
+                f"commas or spaces. Got {line[:60]!r}."
+            ) from None
+    if not histories:
+        raise DataError(f"{path} holds no history (one line of item ids each).")
+    return histories
+
+
+def recommend_sequences(model, history, k: int, exclude_seen: bool):
+    """Order-aware top-k for each history line of the file ``history``."""
+    if history is None:
+        raise ConfigError(
+            "A sequence model ranks the next item of a history: pass --history FILE "
+            "(one history per line, oldest item first)."
+        )
+    return model.recommend(read_histories(history), k, exclude_seen=exclude_seen)
+
+
 def recommend_run(
     run_dir, *, users=(), history=None, k: int = 10, exclude_seen: bool = True
 ) -> list[dict]:
     """Recommendations as a list of {"user"/"history", "items": [...]} dicts.
 
-    Any fitted recommender answers: a Recommender for known users or a new
-    user's items, a SequenceAutoencoder (order-aware) for a history, oldest
-    item first.
+    For a Recommender: known users, or a new user's items. (Sequence models
+    rank each line of a history file in order: see ``recommend_sequences``.)
     """
     import numpy as np
 
@@ -52,19 +88,7 @@ def recommend_run(
         )
     if bool(users) == (history is not None):
         raise ConfigError("Pass --user ID (one or more) or --history FILE.")
-    if hasattr(model, "next_item_scores"):  # a sequence model: the order matters
-        if users:
-            raise ConfigError(
-                f"{run_dir} holds a sequence model, which ranks the next item of a "
-                "history: pass --history FILE (item ids, oldest first)."
-            )
-        try:
-            ids = [int(i) for i in read_history(history)]
-        except ValueError:
-            raise DataError(f"{history}: item ids must be integers.") from None
-        items, scores = model.recommend([ids], k, exclude_seen=exclude_seen)
-        keys = [{"history": str(history), "n_known_items": len(ids)}]
-    elif users:
+    if users:
         items, scores = model.recommend(list(users), k=k, exclude_seen=exclude_seen)
         keys = [{"user": u} for u in users]
     else:
@@ -126,7 +150,7 @@ def _plain(value):
     type=click.Path(dir_okay=False),
     help="A new user's items: a text file of item ids (one per line).",
 )
-@click.option("--k", "k", default=10, show_default=True, help="Items per user.")
+@click.option("--k", "-n", "k", default=10, show_default=True, help="Items per user.")
 @click.option(
     "--include-seen", is_flag=True, help="Allow items already in the history."
 )
@@ -135,6 +159,23 @@ def recommend_command(run_dir, users, history, k, include_seen, as_json):
     """Recommend the top --k items to known users (--user) or a new history."""
     if k < 1:
         raise ConfigError(f"--k must be a positive integer. Got {k}.")
+    import aekit
+
+    model = aekit.load(run_dir)
+    if hasattr(model, "next_item_scores"):  # a sequence model: the order matters
+        if users:
+            raise ConfigError(
+                f"{run_dir} holds a sequence model: pass --history FILE, not --user."
+            )
+        items, scores = recommend_sequences(model, history, k, not include_seen)
+        for row_items, row_scores in zip(items, scores, strict=True):
+            click.echo(
+                " ".join(
+                    f"{int(i)}:{s:.4f}"
+                    for i, s in zip(row_items, row_scores, strict=True)
+                )
+            )
+        return
     result = recommend_run(
         run_dir, users=users, history=history, k=k, exclude_seen=not include_seen
     )

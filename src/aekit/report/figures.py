@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -34,6 +35,14 @@ STYLE = {
     "figure.dpi": 110,
 }
 TRAIN_COLOUR, VAL_COLOUR = "#1f77b4", "#d62728"
+
+
+def _tight(fig) -> None:
+    """tight_layout, quietly: a figure whose labels do not fit still renders, and
+    matplotlib's warning would be a confusing extra line on the CLI's stderr."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
 
 
 def _pyplot():
@@ -316,7 +325,7 @@ def loss_curves(
         ax.set_xlabel("epoch")
     for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -388,7 +397,7 @@ def code_scatter(
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -428,7 +437,7 @@ def code_histogram(
     ax.set_ylabel("samples")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -498,7 +507,7 @@ def error_histogram(
     ax.set_xlabel(unit)
     ax.set_ylabel("samples per bin (%)")
     ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -525,7 +534,7 @@ def feature_errors(
     shown = f"the {len(order)} worst of {len(per_feature)} features"
     ax.set_title(shown if len(order) < len(per_feature) else "every feature")
     ax.grid(axis="y", visible=False)
-    fig.tight_layout()
+    _tight(fig)
     return fig
 
 
@@ -549,5 +558,5 @@ def kl_per_dimension(kl: np.ndarray, *, active_threshold: float = 0.01):
     if len(kl) <= 32:
         ax.set_xticks(np.arange(len(kl)))
     ax.grid(axis="x", visible=False)
-    fig.tight_layout()
+    _tight(fig)
     return fig
