@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from aekit import guard as data_guard
 from aekit.data.readers import Dataset, load
-from aekit.exceptions import DataError
-from aekit.io import atomic_write, atomic_write_text
+from aekit.data.sources import NpyFile
+from aekit.data.validation import check_array
+from aekit.exceptions import ConfigError, DataError
+from aekit.io import atomic_write, atomic_write_rows, atomic_write_text
 from aekit.metrics import bce, compression, per_sample_mse, psnr
+
+CHUNK_ROWS = 65_536  # rows per chunk when a .npy output is written in chunks
+GUARDED = ("transform", "reconstruct")  # the methods the data guard watches
 
 
 def evaluate(model, data: Dataset | np.ndarray) -> dict[str, Any]:
@@ -62,6 +69,137 @@ def write_array(path: str | Path, arr: np.ndarray) -> Path:
             ".npy or .csv."
         )
     return path
+
+
+def apply_to_file(
+    model,
+    method: str,
+    X,
+    out: str | Path,
+    *,
+    chunk_size: int = CHUNK_ROWS,
+    convert: Callable[[np.ndarray], np.ndarray] | None = None,
+    progress: bool | None = None,
+) -> tuple[int, ...]:
+    """Apply ``model.<method>`` to ``X`` and write the result to ``out``.
+
+    A ``.npy`` output is computed and written ``chunk_size`` rows at a time,
+    into a memory map of a temp file that replaces ``out`` once complete
+    (:func:`aekit.io.atomic_write_rows`), so neither the input nor the output
+    is ever whole in memory: a memory-mapped ``.npy`` input, as
+    :func:`aekit.data.load` opens one, is read with positioned reads
+    (:class:`~aekit.data.sources.NpyFile`), whose pages do not stay in this
+    process's memory as a memory map's would. A failure or Ctrl-C leaves no
+    ``out`` and no temp file. Other outputs (``.csv``, ``.tsv``) are text
+    anyway: they are computed in memory and written by :func:`write_array`.
+
+    The data guard (:mod:`aekit.guard`, for ``transform`` and ``reconstruct``)
+    judges the whole input once, before the first chunk, on the evenly spaced
+    rows a single in-memory call would check, and warns at most once; the
+    chunks then run with the model's ``guard`` off (it is restored after).
+    When those rows hold NaN or inf the guard is skipped, and the chunk that
+    holds them raises the error, naming the rows in ``X``.
+
+    Parameters
+    ----------
+    model : fitted estimator
+        Anything with ``method``, e.g. :class:`aekit.Autoencoder`.
+    method : {"transform", "reconstruct", "denoise", "inverse_transform"}
+    X : array of shape (n_samples, ...)
+        A memory map (``np.load(path, mmap_mode="r")``) stays on disk.
+    out : path
+        ``.npy`` (chunked), ``.csv`` or ``.tsv``.
+    chunk_size : int, default=65_536
+        Rows per chunk.
+    convert : callable, optional
+        Applied to each chunk of output, e.g. a cast back to the input's dtype.
+    progress : bool, optional
+        Show a progress bar over rows (tqdm); by default when stderr is a
+        terminal.
+
+    Returns
+    -------
+    tuple of int
+        The shape of the result.
+
+    Example
+    -------
+    >>> X = np.load("big.npy", mmap_mode="r")
+    >>> apply_to_file(model, "transform", X, "codes.npy")  # doctest: +SKIP
+    (10000000, 32)
+    """
+    if isinstance(X, Dataset):
+        X = X.X
+    if not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+        raise ConfigError(
+            "chunk_size must be an int in the range [1, inf). "
+            f"Got {chunk_size!r} instead."
+        )
+    n = len(X)
+    if Path(out).suffix.lower() != ".npy" or n == 0:
+        result = getattr(model, method)(X)
+        write_array(out, result if convert is None else convert(result))
+        return result.shape
+    from tqdm.auto import tqdm
+
+    rows = _row_reader(X)
+    guard_was = getattr(model, "guard", False)
+    guarded = method in GUARDED and bool(guard_was)
+    if guarded:
+        _guard_once(model, method, rows, n)
+    bar = tqdm(
+        total=n,
+        unit="row",
+        unit_scale=True,
+        desc=method,
+        disable=None if progress is None else not progress,  # None: a TTY only
+    )
+    try:
+        if guarded:
+            model.guard = False
+        return atomic_write_rows(
+            out, _chunks(model, method, rows, n, chunk_size, convert, bar), n
+        )
+    finally:
+        bar.close()
+        if guarded:
+            model.guard = guard_was
+
+
+def _row_reader(X) -> Callable[[np.ndarray], np.ndarray]:
+    """``rows(idx)``: rows ``idx`` of ``X`` as an in-memory array."""
+    filename = getattr(X, "filename", None)
+    if isinstance(X, np.memmap) and filename and str(filename).endswith(".npy"):
+        file = NpyFile(filename)
+        whole = file.shape == X.shape and file.dtype == X.dtype
+        if whole and file.offset == X.offset and X.flags.c_contiguous:
+            return file.rows
+    X = np.asarray(X)
+    return lambda idx: np.asarray(X[idx])
+
+
+def _guard_once(model, method: str, rows: Callable, n: int) -> None:
+    checked = data_guard.checked_rows(n)
+    sample = rows(np.flatnonzero(checked))
+    if sample.dtype.kind == "f" and not np.isfinite(sample).all():
+        return  # the chunk holding them says where
+    errors = model.reconstruction_error(sample)
+    data_guard.check(model, errors, n, method, stacklevel=3)
+
+
+def _chunks(model, method, rows, n, chunk_size, convert, bar):
+    name = "Z" if method == "inverse_transform" else "X"
+    apply = getattr(model, method)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        chunk = rows(np.arange(start, stop))
+        if n > chunk_size:
+            chunk = check_array(
+                chunk, name=f"{name} (rows {start:,} to {stop - 1:,})", first_row=start
+            )
+        result = apply(chunk)
+        yield result if convert is None else convert(result)
+        bar.update(stop - start)
 
 
 def load_data(source, **kwargs) -> Dataset:
