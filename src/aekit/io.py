@@ -78,7 +78,7 @@ def atomic_write_rows(
             # SIGBUS, not an OSError.
             with open(tmp, "r+b") as fh:
                 os.posix_fallocate(fh.fileno(), 0, size)
-        start, chunk = 0, first
+        start, chunk, first = 0, first, None
         while chunk is not None:
             if chunk.shape[1:] != shape[1:] or start + len(chunk) > shape[0]:
                 raise ValueError(
@@ -92,6 +92,7 @@ def atomic_write_rows(
             out.flush()
             out = None
             start += len(chunk)
+            chunk = None  # let it go before the next one is made
             chunk = next(chunks, None)
             chunk = None if chunk is None else np.asarray(chunk)
         if start != shape[0]:

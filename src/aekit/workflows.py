@@ -17,7 +17,12 @@ from aekit.exceptions import ConfigError, DataError
 from aekit.io import atomic_write, atomic_write_rows, atomic_write_text
 from aekit.metrics import bce, compression, per_sample_mse, psnr
 
-CHUNK_ROWS = 65_536  # rows per chunk when a .npy output is written in chunks
+# Rows per chunk of a .npy output, by default: about CHUNK_BYTES of float32 in
+# the wider of a row of input and of output (a chunk takes a few times that in
+# memory while the model runs), and at most CHUNK_ROWS.
+CHUNK_BYTES = 8 * 2**20
+CHUNK_ROWS = 65_536
+FIRST_CHUNK_ROWS = 1_024  # until the first output says how wide a row is
 GUARDED = ("transform", "reconstruct")  # the methods the data guard watches
 
 
@@ -77,7 +82,7 @@ def apply_to_file(
     X,
     out: str | Path,
     *,
-    chunk_size: int = CHUNK_ROWS,
+    chunk_size: int | None = None,
     convert: Callable[[np.ndarray], np.ndarray] | None = None,
     progress: bool | None = None,
 ) -> tuple[int, ...]:
@@ -109,8 +114,11 @@ def apply_to_file(
         A memory map (``np.load(path, mmap_mode="r")``) stays on disk.
     out : path
         ``.npy`` (chunked), ``.csv`` or ``.tsv``.
-    chunk_size : int, default=65_536
-        Rows per chunk.
+    chunk_size : int, optional
+        Rows per chunk. By default about ``CHUNK_BYTES`` (8 MiB) of float32 in
+        the wider of an input and an output row, at most ``CHUNK_ROWS``
+        (65,536) rows; the first chunk has at most ``FIRST_CHUNK_ROWS`` (1,024)
+        rows, because only its output tells how wide an output row is.
     convert : callable, optional
         Applied to each chunk of output, e.g. a cast back to the input's dtype.
     progress : bool, optional
@@ -130,7 +138,9 @@ def apply_to_file(
     """
     if isinstance(X, Dataset):
         X = X.X
-    if not isinstance(chunk_size, int | np.integer) or chunk_size < 1:
+    if chunk_size is not None and (
+        not isinstance(chunk_size, int | np.integer) or chunk_size < 1
+    ):
         raise ConfigError(
             "chunk_size must be an int in the range [1, inf). "
             f"Got {chunk_size!r} instead."
@@ -158,7 +168,7 @@ def apply_to_file(
         if guarded:
             model.guard = False
         return atomic_write_rows(
-            out, _chunks(model, method, rows, n, chunk_size, convert, bar), n
+            out, _chunks(model, method, rows, X.shape, chunk_size, convert, bar), n
         )
     finally:
         bar.close()
@@ -187,19 +197,32 @@ def _guard_once(model, method: str, rows: Callable, n: int) -> None:
     data_guard.check(model, errors, n, method, stacklevel=3)
 
 
-def _chunks(model, method, rows, n, chunk_size, convert, bar):
+def _chunk_rows(*row_shapes) -> int:
+    width = max(int(np.prod(shape)) for shape in row_shapes)
+    return int(np.clip(CHUNK_BYTES // (4 * max(width, 1)), 1, CHUNK_ROWS))
+
+
+def _chunks(model, method, rows, shape, chunk_size, convert, bar):
+    """Yield ``model.<method>`` of consecutive row chunks of an array of ``shape``."""
     name = "Z" if method == "inverse_transform" else "X"
     apply = getattr(model, method)
-    for start in range(0, n, chunk_size):
-        stop = min(start + chunk_size, n)
-        chunk = rows(np.arange(start, stop))
-        if n > chunk_size:
-            chunk = check_array(
-                chunk, name=f"{name} (rows {start:,} to {stop - 1:,})", first_row=start
-            )
-        result = apply(chunk)
-        yield result if convert is None else convert(result)
+    n = shape[0]
+    size = chunk_size or min(_chunk_rows(shape[1:]), FIRST_CHUNK_ROWS)
+    start = 0
+    while start < n:
+        stop = min(start + size, n)
+        x = rows(np.arange(start, stop))
+        if stop - start < n:
+            where = f"{name} (rows {start:,} to {stop - 1:,})"
+            x = check_array(x, name=where, first_row=start)
+        y = apply(x)
+        del x  # each chunk is let go as soon as it is used
+        if chunk_size is None:
+            size = _chunk_rows(shape[1:], y.shape[1:])
+        yield y if convert is None else convert(y)
+        del y
         bar.update(stop - start)
+        start = stop
 
 
 def load_data(source, **kwargs) -> Dataset:
