@@ -23,7 +23,7 @@ def _where(mask: np.ndarray, limit: int = 3, first_row: int = 0) -> str:
         + (
             f" column {p[1]}"
             if len(p) == 2
-            else f" at {tuple(p[1:])}"
+            else f" at {tuple(p[1:].tolist())}"
             if len(p) > 2
             else ""
         )
