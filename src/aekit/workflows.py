@@ -168,7 +168,7 @@ def apply_to_file(
         if guarded:
             model.guard = False
         return atomic_write_rows(
-            out, _chunks(model, method, rows, X.shape, chunk_size, convert, bar), n
+            out, _chunks(model, method, rows, np.shape(X), chunk_size, convert, bar), n
         )
     finally:
         bar.close()
