@@ -180,3 +180,71 @@ def test_demo_writes_run_and_figure(run, tmp_path):
     assert (tmp_path / "demo" / "config.json").exists()
     png = (tmp_path / "demo" / "reconstructions.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _temps(folder):
+    return sorted(folder.glob(".*.tmp"))
+
+
+def test_npy_outputs_in_chunks_match_the_model(run, fitted, tmp_path, digits):
+    """Past 1,024 rows a .npy output is written in chunks (the digits: two);
+    it equals the in-memory result, and the guard warns once."""
+    import aekit
+
+    model = aekit.load(fitted)
+    X = digits.X.astype(np.float32)
+    np.save(tmp_path / "x.npy", X)
+    r = run("encode", fitted, tmp_path / "x.npy", "--out", tmp_path / "z.npy")
+    assert r.exit_code == 0, r.output
+    assert "Wrote codes of shape (1797, 4) to" in r.output
+    z = np.load(tmp_path / "z.npy")
+    np.testing.assert_allclose(z, model.transform(X), rtol=1e-5, atol=1e-6)
+    r = run("reconstruct", fitted, tmp_path / "x.npy", "--out", tmp_path / "r.npy")
+    assert r.exit_code == 0 and "reconstructions of shape (1797, 1, 8, 8)" in r.output
+    want = model.reconstruct(X)
+    np.testing.assert_allclose(np.load(tmp_path / "r.npy"), want, atol=1e-5)
+    r = run("decode", fitted, tmp_path / "z.npy", "--out", tmp_path / "d.npy")
+    assert r.exit_code == 0 and "decoded data of shape (1797, 1, 8, 8)" in r.output
+    want = model.inverse_transform(z)
+    np.testing.assert_allclose(np.load(tmp_path / "d.npy"), want, atol=1e-5)
+    assert _temps(tmp_path) == []
+
+    # Three times the pixels' range: foreign even to this 3-epoch model.
+    noise = np.random.default_rng(0).uniform(0, 48, (5000, 1, 8, 8))
+    np.save(tmp_path / "noise.npy", noise.astype(np.float32))
+    r = run("encode", fitted, tmp_path / "noise.npy", "--out", tmp_path / "n.npy")
+    assert r.exit_code == 0, r.output
+    warned = [ln for ln in r.stderr.splitlines() if ln.startswith("aekit: warning")]
+    assert len(warned) == 1 and "512 of 512 samples given to transform" in warned[0]
+
+
+def test_interrupted_chunked_output_leaves_no_file(run, fitted, tmp_path, monkeypatch):
+    from aekit import Autoencoder
+
+    real, calls = Autoencoder.reconstruct, []
+
+    def interrupted(self, X):
+        calls.append(len(X))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, X)
+
+    monkeypatch.setattr(Autoencoder, "reconstruct", interrupted)
+    out = tmp_path / "out" / "r.npy"
+    r = CliRunner().invoke(cli, ["reconstruct", str(fitted), "digits", "-o", str(out)])
+    assert r.exit_code == 130 and "aekit: interrupted" in r.stderr, r.output
+    assert len(calls) == 2 and not out.exists() and _temps(out.parent) == []
+
+
+def test_nan_in_a_later_chunk_is_one_line_naming_the_row(run, fitted, tmp_path):
+    X = np.ones((3000, 1, 8, 8), np.float32)
+    X[2500, 0, 3, 4] = np.nan
+    np.save(tmp_path / "x.npy", X)
+    r = CliRunner().invoke(
+        cli, ["encode", str(fitted), str(tmp_path / "x.npy"), "-o", "z.npy"]
+    )
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    # The first chunk has 1,024 rows, the second all the others.
+    assert "X (rows 1,024 to 2,999) contains NaN" in r.stderr, r.stderr
+    assert "(1 NaN, 0 inf) at row 2500 at (0, 3, 4);" in r.stderr, r.stderr
+    assert not (tmp_path / "z.npy").exists() and _temps(tmp_path) == []

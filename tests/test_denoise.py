@@ -200,6 +200,25 @@ def test_cli_denoise_arrays_and_single_images(digit_folders, tmp_path, digits):
     assert r.exit_code == 2 and "unknown output format" in r.output
 
 
+def test_cli_denoise_npy_in_chunks_keeps_the_dtype(tmp_path, digits):
+    """Past 1,024 rows a .npy is denoised and written in chunks; each chunk is
+    rounded to the input's dtype, as the whole array would be."""
+    X = np.rint(digits.X.reshape(len(digits), -1) * 255 / 16).astype(np.uint8)
+    run = tmp_path / "run"
+    ae = Autoencoder(
+        code_size=8, hidden=(32,), epochs=2, noise="gaussian:0.1", random_state=0
+    ).fit(X)
+    ae.save(run)
+    np.save(tmp_path / "x.npy", X)
+    r = _invoke("denoise", run, tmp_path / "x.npy", "--out", tmp_path / "y.npy")
+    assert r.exit_code == 0 and "Denoised 1797 samples" in r.output, r.output
+    y = np.load(tmp_path / "y.npy", allow_pickle=False)
+    want = to_dtype(ae.denoise(X), np.uint8)
+    assert y.dtype == np.uint8 and y.shape == X.shape
+    np.testing.assert_array_equal(y, want)
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_fit_flags_and_toml_select_the_components(tmp_path):
     cfg = tmp_path / "ae.toml"
     cfg.write_text(

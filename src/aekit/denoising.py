@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,8 @@ import numpy as np
 
 from aekit.data.readers import Dataset, load
 from aekit.exceptions import DataError
-from aekit.io import atomic_write, atomic_write_bytes, atomic_write_text
-from aekit.workflows import write_array
+from aekit.io import atomic_write_bytes, atomic_write_text
+from aekit.workflows import apply_to_file, write_array
 
 ARRAY_SUFFIXES = (".npy", ".csv", ".tsv")
 
@@ -100,6 +101,10 @@ def denoise_data(
 ) -> dict[str, Any]:
     """Denoise ``source`` with ``model`` and write the result to ``out``.
 
+    A ``.npy`` output is denoised and written in chunks of rows
+    (:func:`aekit.workflows.apply_to_file`), so a memory-mapped ``.npy`` input
+    larger than memory works; the other outputs are made in memory.
+
     Parameters
     ----------
     model : fitted Autoencoder (anything with ``denoise(X)``)
@@ -116,6 +121,10 @@ def denoise_data(
     """
     ds = load(source, key=key, image_size=image_size)
     out = Path(out)
+    if out.suffix.lower() == ".npy":
+        convert = partial(to_dtype, dtype=ds.X.dtype)
+        shape = apply_to_file(model, "denoise", ds.X, out, convert=convert)
+        return {"n": shape[0], "kind": "array", "out": str(out)}
     clean = to_dtype(model.denoise(ds.X), ds.X.dtype)  # (n, *sample_shape)
     src = None if isinstance(source, Dataset) else Path(source)
     if src is not None and src.is_dir():
@@ -134,9 +143,7 @@ def denoise_data(
             )
         atomic_write_bytes(out, png_bytes(_as_images(clean, src)[0]))
         return {"n": 1, "kind": "images", "out": str(out)}
-    if suffix == ".npy":
-        atomic_write(out, lambda fh: np.save(fh, clean, allow_pickle=False))
-    elif suffix in (".csv", ".tsv"):
+    if suffix in (".csv", ".tsv"):
         _write_table(out, clean, ds.columns)
     else:
         raise DataError(

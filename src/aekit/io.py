@@ -10,9 +10,11 @@ import errno
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from aekit.exceptions import WriteError
 
@@ -42,6 +44,73 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, mode=
         if isinstance(exc, OSError) and not isinstance(exc, WriteError):
             raise _write_error(path, exc) from exc
         raise
+
+
+def atomic_write_rows(
+    path: str | os.PathLike, chunks: Iterable[np.ndarray], n_rows: int
+) -> tuple[int, ...]:
+    """Write the row chunks of an ``(n_rows, ...)`` array to the .npy ``path``.
+
+    The first chunk sets the dtype and the shape of a row; the chunks go, in
+    order, into a :func:`numpy.lib.format.open_memmap` of a temp file beside
+    ``path``, which is flushed, fsynced and renamed over ``path`` once all
+    ``n_rows`` rows are written. Only one chunk is held at a time. Any failure,
+    in the writing or in the code that makes the chunks (an exception,
+    Ctrl-C), removes the temp file and leaves ``path`` as it was; an
+    operating-system failure becomes a :class:`~aekit.exceptions.WriteError`
+    as in :func:`atomic_write`. Returns the shape written.
+    """
+    path = Path(path)
+    chunks = iter(chunks)
+    first = next(chunks, None)  # before any file exists: it may fail
+    if first is None:
+        raise ValueError(f"No rows to write to {path}.")
+    first = np.asarray(first)
+    shape = (int(n_rows), *first.shape[1:])
+    tmp = None
+    try:
+        fd, tmp = _temp_beside(path)
+        os.close(fd)
+        out = np.lib.format.open_memmap(tmp, "w+", first.dtype, shape)
+        size, out = out.offset + out.nbytes, None
+        if hasattr(os, "posix_fallocate") and size:
+            # Reserve the space now: a full disk under a memory map is a
+            # SIGBUS, not an OSError.
+            with open(tmp, "r+b") as fh:
+                os.posix_fallocate(fh.fileno(), 0, size)
+        start, chunk, first = 0, first, None
+        while chunk is not None:
+            if chunk.shape[1:] != shape[1:] or start + len(chunk) > shape[0]:
+                raise ValueError(
+                    f"A chunk of shape {chunk.shape} does not fit at row {start:,} "
+                    f"of an array of shape {shape}."
+                )
+            # A map per chunk: written pages leave this process's resident
+            # memory when it closes, where one map would keep them all.
+            out = np.lib.format.open_memmap(tmp, "r+")
+            out[start : start + len(chunk)] = chunk
+            out.flush()
+            out = None
+            start += len(chunk)
+            chunk = None  # let it go before the next one is made
+            chunk = next(chunks, None)
+            chunk = None if chunk is None else np.asarray(chunk)
+        if start != shape[0]:
+            raise ValueError(f"Got {start:,} rows for an array of shape {shape}.")
+        with open(tmp, "r+b") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        out = None  # unmap before removing the file
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except FileNotFoundError:
+                pass
+        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
+            raise _write_error(path, exc) from exc
+        raise
+    return shape
 
 
 TEMP_SUFFIX = ".tmp"

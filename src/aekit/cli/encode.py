@@ -1,4 +1,8 @@
-"""``aekit encode``, ``decode`` and ``reconstruct``: apply a fitted model."""
+"""``aekit encode``, ``decode`` and ``reconstruct``: apply a fitted model.
+
+A .npy output is computed and written in chunks of rows, with a progress bar
+on a terminal (:func:`aekit.workflows.apply_to_file`).
+"""
 
 from __future__ import annotations
 
@@ -68,12 +72,11 @@ def _io_options(f):
 @_no_guard
 def encode_command(run_dir, data, out, key, image_size, strict, nan_policy, no_guard):
     """Encode DATA with the model in RUN_DIR; write the codes to --out."""
-    from aekit.workflows import write_array
+    from aekit.workflows import apply_to_file
 
     ds = _data(data, key, image_size, strict, nan_policy)
-    codes = _model(run_dir, not no_guard).transform(ds.X)
-    write_array(out, codes)
-    click.echo(f"Wrote codes of shape {codes.shape} to {out}")
+    shape = apply_to_file(_model(run_dir, not no_guard), "transform", ds.X, out)
+    click.echo(f"Wrote codes of shape {shape} to {out}")
 
 
 @click.command("decode")
@@ -82,13 +85,12 @@ def encode_command(run_dir, data, out, key, image_size, strict, nan_policy, no_g
 @_io_options
 def decode_command(run_dir, codes, out, key, image_size, strict, nan_policy):
     """Decode CODES (.npy, .csv) with the model in RUN_DIR; write data to --out."""
-    from aekit.workflows import write_array
+    from aekit.workflows import apply_to_file
 
     model = _model(run_dir)
     Z = _data(codes, key, image_size, strict, nan_policy).X
-    X = model.inverse_transform(Z)
-    write_array(out, X)
-    click.echo(f"Wrote decoded data of shape {X.shape} to {out}")
+    shape = apply_to_file(model, "inverse_transform", Z, out)
+    click.echo(f"Wrote decoded data of shape {shape} to {out}")
 
 
 @click.command("reconstruct")
@@ -100,12 +102,11 @@ def reconstruct_command(
     run_dir, data, out, key, image_size, strict, nan_policy, no_guard
 ):
     """Encode then decode DATA; write the reconstruction to --out."""
-    from aekit.workflows import write_array
+    from aekit.workflows import apply_to_file
 
     ds = _data(data, key, image_size, strict, nan_policy)
-    X = _model(run_dir, not no_guard).reconstruct(ds.X)
-    write_array(out, X)
-    click.echo(f"Wrote reconstructions of shape {X.shape} to {out}")
+    shape = apply_to_file(_model(run_dir, not no_guard), "reconstruct", ds.X, out)
+    click.echo(f"Wrote reconstructions of shape {shape} to {out}")
 
 
 COMMANDS = [encode_command, decode_command, reconstruct_command]

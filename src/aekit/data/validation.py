@@ -16,14 +16,14 @@ NAN_HINT = (
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def _where(mask: np.ndarray, limit: int = 3) -> str:
+def _where(mask: np.ndarray, limit: int = 3, first_row: int = 0) -> str:
     places = np.argwhere(mask)[:limit]
     text = ", ".join(
-        f"row {p[0]}"
+        f"row {p[0] + first_row}"
         + (
             f" column {p[1]}"
             if len(p) == 2
-            else f" at {tuple(p[1:])}"
+            else f" at {tuple(p[1:].tolist())}"
             if len(p) > 2
             else ""
         )
@@ -32,7 +32,9 @@ def _where(mask: np.ndarray, limit: int = 3) -> str:
     return text + (", ..." if mask.sum() > limit else "")
 
 
-def _check_finite(arr: np.ndarray, name: str, hint: str = NAN_HINT) -> None:
+def _check_finite(
+    arr: np.ndarray, name: str, hint: str = NAN_HINT, first_row: int = 0
+) -> None:
     if arr.dtype.kind != "f":
         return
     bad = ~np.isfinite(arr)
@@ -40,11 +42,11 @@ def _check_finite(arr: np.ndarray, name: str, hint: str = NAN_HINT) -> None:
         n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
         raise DataError(
             f"{name} contains NaN or infinity ({n_nan} NaN, {n_inf} inf) at "
-            f"{_where(bad)}; {hint}."
+            f"{_where(bad, first_row=first_row)}; {hint}."
         )
 
 
-def _check_float32_range(arr: np.ndarray, name: str) -> None:
+def _check_float32_range(arr: np.ndarray, name: str, first_row: int = 0) -> None:
     # aekit computes in float32: larger values would become inf silently.
     if arr.dtype.kind != "f" or arr.dtype.itemsize <= 4 or arr.size == 0:
         return
@@ -52,8 +54,8 @@ def _check_float32_range(arr: np.ndarray, name: str) -> None:
     if big.any():
         raise DataError(
             f"{name} has {int(big.sum())} value(s) beyond float32's range "
-            f"(|x| > {FLOAT32_MAX:.3g}) at {_where(big)}; aekit computes in "
-            "float32: rescale the data (e.g. divide by a constant) first."
+            f"(|x| > {FLOAT32_MAX:.3g}) at {_where(big, first_row=first_row)}; aekit "
+            "computes in float32: rescale the data (e.g. divide by a constant) first."
         )
 
 
@@ -100,14 +102,20 @@ def apply_nan_policy(arr: np.ndarray, policy: str, name: str = "X") -> np.ndarra
 
 
 def check_array(
-    x, *, name: str = "X", min_samples: int = 1, nan_policy: str = "error"
+    x,
+    *,
+    name: str = "X",
+    min_samples: int = 1,
+    nan_policy: str = "error",
+    first_row: int = 0,
 ) -> np.ndarray:
     """A numeric array of shape (n_samples, ...) with no NaN or inf.
 
     scikit-learn's ``check_array`` does the conversions (and words the messages
     its users know); NaN and inf get a message that says how many and where,
     unless ``nan_policy`` ("drop" or "zero", see :func:`apply_nan_policy`)
-    says to handle them.
+    says to handle them. ``first_row`` is the number of ``x``'s first row in
+    the data it was cut from, so that a chunk's messages name the right rows.
     """
     from sklearn.utils.validation import check_array as sk_check_array
 
@@ -117,7 +125,8 @@ def check_array(
             "aekit.Recommender for sparse interaction data or call .toarray()."
         )
     if isinstance(x, np.ndarray) and nan_policy == "error":
-        _check_finite(x, name)  # before any copy: fail fast on large arrays
+        # before any copy: fail fast on large arrays
+        _check_finite(x, name, first_row=first_row)
     try:
         arr = sk_check_array(
             x,
@@ -146,5 +155,5 @@ def check_array(
             f"{name} has {len(arr)} sample(s) left after dropping rows with NaN or "
             f"inf, but at least {min_samples} are needed."
         )
-    _check_float32_range(arr, name)
+    _check_float32_range(arr, name, first_row)
     return arr
