@@ -245,13 +245,15 @@ def time_to_quality(X, Xt, target: float = 0.0088, max_epochs: int = 30):
 
 CHILD = textwrap.dedent(
     """
-    import resource, sys, numpy as np, torch
+    import sys, numpy as np, torch
     torch.set_num_threads(2)
     from aekit import Autoencoder
     X = np.load(sys.argv[1], mmap_mode="r")
     Autoencoder(code_size=8, hidden=(64,), epochs=1, batch_size=4096,
                 in_memory=False, random_state=0, device="cpu").fit(X)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    # VmHWM: ru_maxrss in a child of subprocess starts at the parent's peak.
+    with open("/proc/self/status") as fh:
+        print(next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM")) * 1024)
     """
 )
 
