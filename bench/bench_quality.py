@@ -29,8 +29,9 @@ def _notes(threads: int) -> list[str]:
         "(784-512-256-k, BCE, batch 128, Adam 1e-3 with cosine decay, "
         "epochs='auto' = 30 here, 10% validation, early stopping), trained on the "
         "60,000 training images; MSE on the 10,000 test images, pixels in [0, 1].",
-        f"torch threads: {threads}. The machine was shared with other jobs when "
-        "measured: wall times are inflated; CPU seconds are the steadier measure.",
+        f"torch threads: {threads}. Wall times grow with other jobs on the "
+        "machine (see the load average above); CPU seconds are the steadier "
+        "measure.",
     ]
 
 
