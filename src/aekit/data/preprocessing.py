@@ -85,12 +85,17 @@ class Scaler:
         return self.fitted_mode in ("range", "minmax")
 
     def transform(self, X) -> np.ndarray:
-        return ((np.asarray(X, dtype=np.float32) - self.offset) / self.scale).astype(
-            np.float32, copy=False
-        )
+        # One float32 copy, updated in place: no temporaries as large as X.
+        out = np.array(X, dtype=np.float32, copy=True)
+        np.subtract(out, self.offset, out=out)
+        np.divide(out, self.scale, out=out)
+        return out
 
     def inverse_transform(self, Xs) -> np.ndarray:
-        return np.asarray(Xs, dtype=np.float32) * self.scale + self.offset
+        out = np.array(Xs, dtype=np.float32, copy=True)
+        np.multiply(out, self.scale, out=out)
+        np.add(out, self.offset, out=out)
+        return out
 
     def state(self) -> dict[str, torch.Tensor]:
         return {

@@ -641,9 +641,17 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             np.float64
         )
 
-    def _errors_scaled(self, Xs: np.ndarray) -> np.ndarray:
-        recon = batched(self.module_, Xs, device=self._device)
-        return per_sample_mse(Xs, recon)
+    def _errors_scaled(self, Xs: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        """Per-sample MSE of scaled data, one batch at a time: the whole
+        reconstruction is never held (it is as large as ``Xs``)."""
+        out = np.empty(len(Xs), np.float64)
+        for start in range(0, len(Xs), batch_size):
+            xb = Xs[start : start + batch_size]
+            recon = batched(
+                self.module_, xb, device=self._device, batch_size=batch_size
+            )
+            out[start : start + batch_size] = per_sample_mse(xb, recon)
+        return out
 
     # -- inference ------------------------------------------------------------
     def _prepare(self, X) -> np.ndarray:
