@@ -183,3 +183,32 @@ def test_summary_save_load_and_cli(digits_model, tmp_path):
         )
         r = runner.invoke(cli, [*args, "--no-guard"], catch_exceptions=False)
         assert r.exit_code == 0 and r.stderr == "", r.stderr
+
+
+def test_transform_and_reconstruct_measure_the_same_errors(digits_model):
+    """transform decodes the checked rows of every batch in one call at the
+    end; reconstruct gets them from its own pass. Both give the errors of
+    reconstruction_error, row for row, across batch boundaries."""
+    model, held_out = digits_model
+    X = np.concatenate([held_out] * 8)  # 3,176 rows: four batches of 1,024
+    rows = guard.checked_rows(len(X))
+    expected = model.reconstruction_error(X[rows])
+    for make in (guard.encoding, guard.reconstruction):
+        _, errors = guard.batched_with_errors(
+            make(model.module_),
+            X,
+            device=model._device,
+            rows=rows,
+            prepare=model.scaler_,
+        )
+        np.testing.assert_allclose(errors, expected, rtol=1e-5, atol=1e-9)
+
+
+def test_transform_leaves_float32_input_unchanged(digits_model):
+    """Batches are scaled in place on the device: never the caller's array."""
+    model, held_out = digits_model
+    X = np.ascontiguousarray(held_out, dtype=np.float32)
+    before = X.copy()
+    model.transform(X)
+    model.reconstruct(X)
+    np.testing.assert_array_equal(X, before)

@@ -91,6 +91,13 @@ class Scaler:
         np.divide(out, self.scale, out=out)
         return out
 
+    def transform_tensor(self, x: torch.Tensor) -> torch.Tensor:
+        """:meth:`transform` of a batch already on its device: the same float32
+        operations, without a numpy copy of the batch."""
+        offset = torch.from_numpy(self.offset).to(x.device)
+        scale = torch.from_numpy(self.scale).to(x.device)
+        return x.to(torch.float32, copy=True).sub_(offset).div_(scale)
+
     def inverse_transform(self, Xs) -> np.ndarray:
         out = np.array(Xs, dtype=np.float32, copy=True)
         np.multiply(out, self.scale, out=out)

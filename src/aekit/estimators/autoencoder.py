@@ -680,7 +680,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             X,
             device=self._device,
             rows=data_guard.checked_rows(len(X), bool(self.guard)),
-            prepare=self.scaler_.transform,
+            prepare=self.scaler_,  # scales each batch on the device
         )
         data_guard.check(self, errors, len(X), method, stacklevel=4)
         return out
