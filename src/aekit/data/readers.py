@@ -36,7 +36,9 @@ from aekit.exceptions import DataError, WriteError
 from aekit.io import atomic_write_rows
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
-CHUNK_BYTES = 2 * 2**20  # of float32 per chunk of a Parquet file; Arrow holds a few
+# Rows of a Parquet file read at a time: about CHUNK_BYTES of float32 (Arrow
+# holds a few times that while it decodes them).
+CHUNK_BYTES = 2 * 2**20
 CHUNK_IMAGES = 256  # images per chunk copied into the scratch file
 BUILTINS = {
     "digits": "scikit-learn's 1,797 handwritten digits, 8x8 grayscale, values 0-16",
