@@ -143,3 +143,167 @@ def test_missing_unknown_and_empty(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="holds no images"):
         load(tmp_path / "empty")
+
+
+# -- Parquet files and image folders too large for memory: read in chunks --------
+
+
+@pytest.fixture
+def scratch(tmp_path, monkeypatch):
+    """The temp folder scratch files go to, and a record of the ones made."""
+    import tempfile
+
+    from aekit.data import readers
+
+    folder = tmp_path / "scratch"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))  # as $TMPDIR would
+    made = []
+
+    def recorded():
+        made.append(real())
+        return made[-1]
+
+    real = readers._scratch_folder
+    monkeypatch.setattr(readers, "_scratch_folder", recorded)
+    return folder, made
+
+
+def _digits_parquet(path, digits, nan_at=None):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    X = digits.X.reshape(len(digits), -1)
+    cols = {
+        f"p{j}": X[:, j].astype(np.float64 if j % 2 else np.int64) for j in range(64)
+    }
+    cols["odd"] = digits.y % 2 == 1  # a boolean column
+    if nan_at is not None:
+        cols[f"p{nan_at[1]}"][nan_at[0]] = np.nan
+    pq.write_table(pa.table(cols), path, row_group_size=500)
+    return path
+
+
+def test_parquet_in_chunks_equals_in_memory(tmp_path, digits, scratch, monkeypatch):
+    from aekit.data import readers
+
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 4 * 65 * 100)  # 100 rows a chunk
+    path = _digits_parquet(tmp_path / "d.parquet", digits)
+    whole = load(path, in_memory=True)
+    chunked = load(path, in_memory=False)
+    assert isinstance(chunked.X, np.memmap) and not isinstance(whole.X, np.memmap)
+    assert chunked.X.dtype == whole.X.dtype == np.float32
+    np.testing.assert_array_equal(chunked.X, whole.X)
+    assert chunked.columns == whole.columns and chunked.name == whole.name
+    folder, made = scratch
+    assert len(made) == 1 and made[0].parent == folder
+    assert sorted(p.name for p in made[0].iterdir()) == ["data.npy"]
+    del chunked
+    import gc
+
+    gc.collect()
+    assert list(folder.iterdir()) == [], "the scratch file outlived its array"
+
+
+def test_parquet_nan_in_a_later_chunk_names_its_row(
+    tmp_path, digits, scratch, monkeypatch
+):
+    from aekit.data import readers
+
+    monkeypatch.setattr(readers, "CHUNK_BYTES", 4 * 65 * 100)
+    path = _digits_parquet(tmp_path / "n.parquet", digits, nan_at=(1450, 7))
+    tail = r"contains NaN or infinity \(1 NaN, 0 inf\) at row 1450 column 7; drop"
+    with pytest.raises(DataError, match=tail):
+        load(path, in_memory=True)
+    with pytest.raises(DataError, match=r"\(rows 1,400 to 1,499\) " + tail):
+        load(path, in_memory=False)
+    folder, made = scratch
+    assert len(made) == 1 and list(folder.iterdir()) == [], "a stray scratch file"
+    # nan_policy='zero' reads on and replaces it, as in memory.
+    with pytest.warns(UserWarning, match="Replaced 1 NaN"):
+        zeroed = load(path, in_memory=False, nan_policy="zero")
+        in_memory = load(path, in_memory=True, nan_policy="zero")
+    np.testing.assert_array_equal(zeroed.X, in_memory.X)
+
+
+def _digit_pngs(folder, digits, n=150, *, late=None):
+    """PNGs of the digits in two class subfolders, 4x upscaled to 32x32."""
+    for i in range(n):
+        sub = folder / ("even" if digits.y[i] % 2 == 0 else "odd")
+        sub.mkdir(parents=True, exist_ok=True)
+        im = np.kron(digits.X[i, 0], np.ones((4, 4))) * 15
+        Image.fromarray(im.astype(np.uint8)).save(sub / f"{i:04d}.png")
+    if late is not None:  # sorts after every other file
+        late(folder / "odd" / "zz_last.png")
+    return folder
+
+
+def _load_recording_warnings(*args, **kwargs):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = load(*args, **kwargs)
+    return ds, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("extra", ["none", "rgb", "16bit"])
+def test_image_folder_in_chunks_equals_in_memory(
+    tmp_path, digits, scratch, monkeypatch, extra
+):
+    from skimage import data as skdata
+
+    from aekit.data import readers
+
+    monkeypatch.setattr(readers, "CHUNK_IMAGES", 16)
+    folder = _digit_pngs(tmp_path / "imgs", digits)
+    if extra == "rgb":  # grayscale among colour images becomes RGB
+        Image.fromarray(skdata.astronaut()[:32, :32]).save(folder / "even" / "c.png")
+    if extra == "16bit":  # 8-bit among 16-bit images becomes uint16
+        deep = skdata.camera()[:32, :32].astype(np.uint16) * 257
+        Image.fromarray(deep).save(folder / "odd" / "d.png")
+    (folder / "odd" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    whole, warned_whole = _load_recording_warnings(folder, in_memory=True)
+    chunked, warned_chunked = _load_recording_warnings(folder, in_memory=False)
+    assert isinstance(chunked.X, np.memmap) and not isinstance(whole.X, np.memmap)
+    assert chunked.X.dtype == whole.X.dtype and chunked.X.shape == whole.X.shape
+    assert whole.X.dtype == (np.uint16 if extra == "16bit" else np.uint8)
+    assert whole.X.shape[1] == (3 if extra == "rgb" else 1)
+    np.testing.assert_array_equal(chunked.X, whole.X)
+    np.testing.assert_array_equal(chunked.y, whole.y)
+    assert chunked.files == whole.files and chunked.value_range == whole.value_range
+    assert warned_chunked == warned_whole and len(warned_whole) == 1
+    assert "Skipped 1 unreadable image(s)" in warned_whole[0]
+    folder_made = scratch[1][0]
+    assert sorted(p.name for p in folder_made.iterdir()) == ["data.npy"]
+
+
+def test_image_folder_errors_late_in_chunks(tmp_path, digits, scratch, monkeypatch):
+    from skimage import data as skdata
+
+    from aekit.data import readers
+
+    monkeypatch.setattr(readers, "CHUNK_IMAGES", 16)
+    root, made = scratch
+
+    def truncated(path):
+        path.write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+
+    folder = _digit_pngs(tmp_path / "cut", digits, late=truncated)
+    with pytest.raises(DataError, match="zz_last.png is not a readable image"):
+        load(folder, strict=True, in_memory=False)
+    ds, warned = _load_recording_warnings(folder, in_memory=False)
+    assert isinstance(ds.X, np.memmap) and len(ds) == 150
+    assert warned == [f"Skipped 1 unreadable image(s) in {folder}: odd/zz_last.png"]
+
+    def other_size(path):
+        Image.fromarray(skdata.camera()[:20, :24]).save(path)
+
+    folder = _digit_pngs(tmp_path / "size", digits, late=other_size)
+    with pytest.raises(DataError, match=r"different sizes \(24x20, 32x32\); pass"):
+        load(folder, in_memory=False)
+    del ds
+    import gc
+
+    gc.collect()
+    assert len(made) == 3 and list(root.iterdir()) == [], "a stray scratch file"

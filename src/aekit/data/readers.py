@@ -4,6 +4,10 @@
 ``(n, *sample_shape)`` in their stored dtype (uint8 images stay uint8 until a
 batch needs them), plus what preprocessing needs to know (the known value
 range of integer data) and labels where the format carries them.
+
+A Parquet file or a folder of images too large to hold in memory is read in
+chunks into a scratch .npy file in the temp folder and comes back memory-mapped,
+like a .npy file, so that training and ``apply_to_file`` stream it.
 """
 
 from __future__ import annotations
@@ -12,20 +16,30 @@ import csv
 import dataclasses
 import gzip
 import io
+import itertools
 import os
+import shutil
 import struct
+import tempfile
 import tokenize
 import warnings
+import weakref
 import zipfile
 import zlib
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
 from aekit.data.validation import check_array
-from aekit.exceptions import DataError
+from aekit.exceptions import DataError, WriteError
+from aekit.io import atomic_write_rows
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+# Rows of a Parquet file read at a time: about CHUNK_BYTES of float32 (Arrow
+# holds a few times that while it decodes them).
+CHUNK_BYTES = 2 * 2**20
+CHUNK_IMAGES = 256  # images per chunk copied into the scratch file
 BUILTINS = {
     "digits": "scikit-learn's 1,797 handwritten digits, 8x8 grayscale, values 0-16",
 }
@@ -72,6 +86,38 @@ def _integer_range(arr: np.ndarray) -> tuple[float, float] | None:
         info = np.iinfo(arr.dtype)
         return (float(min(info.min, 0)), float(info.max))
     return None
+
+
+# -- data larger than memory ------------------------------------------------
+def _held_in_memory(n_values: int, in_memory: bool | str) -> bool:
+    """Whether to read ``n_values`` values into memory: the rule of
+    ``Autoencoder(in_memory="auto")``, which streams data that would take more
+    than a quarter of the available memory in float32."""
+    if in_memory == "auto":
+        from aekit.data.sources import available_memory
+
+        return n_values * 4 < available_memory() // 4
+    return bool(in_memory)
+
+
+def _scratch_folder() -> Path:
+    return Path(tempfile.mkdtemp(prefix="aekit-"))  # in $TMPDIR
+
+
+def _write_scratch(folder: Path, chunks: Iterable[np.ndarray], n_rows: int):
+    """The row ``chunks`` written to ``folder/data.npy``, as a read-only memory map.
+
+    The folder is removed when the map (and every view of it) is garbage
+    collected, or at exit; on any failure it is removed at once.
+    """
+    try:
+        atomic_write_rows(folder / "data.npy", chunks, n_rows)
+        X = np.load(folder / "data.npy", mmap_mode="r")
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    weakref.finalize(X, shutil.rmtree, folder, ignore_errors=True)
+    return X
 
 
 # -- built-in ---------------------------------------------------------------
@@ -211,26 +257,31 @@ def read_csv(path: Path, *, delimiter: str | None = None, **_) -> Dataset:
     return Dataset(X.astype(np.float32), "table", None, columns=header, name=str(path))
 
 
-def read_parquet(path: Path, **_) -> Dataset:
+def read_parquet(
+    path: Path, *, in_memory: bool | str = "auto", nan_policy: str = "error", **_
+) -> Dataset:
     import pyarrow as pa
 
     try:
-        return _read_parquet(path)
-    except DataError:
+        return _read_parquet(path, in_memory, nan_policy)
+    except (DataError, WriteError):
         raise
     except (pa.ArrowException, *PARSE_ERRORS) as exc:
         # A damaged file can fail late: decoding a column name, a page...
         raise DataError(f"{path} is not a readable Parquet file ({exc}).") from None
 
 
-def _read_parquet(path: Path) -> Dataset:
+def _read_parquet(path: Path, in_memory: bool | str, nan_policy: str) -> Dataset:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    # pre_buffer would keep every row group read so far in memory; a small
+    # buffer reads each column's pages in pieces.
+    file = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 16)
+    schema = file.schema_arrow
     bad = [
         f.name
-        for f in table.schema
+        for f in schema
         if not (
             pa.types.is_integer(f.type)
             or pa.types.is_floating(f.type)
@@ -242,15 +293,35 @@ def _read_parquet(path: Path) -> Dataset:
             f"{path} has non-numeric column(s) {', '.join(map(repr, bad))}; drop them "
             "or encode them as numbers first."
         )
-    if table.num_columns == 0:
+    if len(schema) == 0:
         raise DataError(f"{path} has no columns.")
-    X = np.column_stack(
-        [
-            table.column(i).to_numpy(zero_copy_only=False).astype(np.float32)
-            for i in range(table.num_columns)
-        ]
-    )
-    return Dataset(X, "table", None, columns=table.column_names, name=str(path))
+    n, width = file.metadata.num_rows, len(schema)
+    if n == 0 or _held_in_memory(n * width, in_memory):
+        table = pq.read_table(path)
+        X = _parquet_columns(table)
+        return Dataset(X, "table", None, columns=table.column_names, name=str(path))
+
+    def chunks():
+        start = 0
+        for batch in file.iter_batches(batch_size=max(CHUNK_BYTES // (4 * width), 1)):
+            x = _parquet_columns(batch)
+            if nan_policy == "error":  # here, while the chunk is in memory
+                where = f"{path} (rows {start:,} to {start + len(x) - 1:,})"
+                x = check_array(x, name=where, first_row=start)
+            start += len(x)
+            yield x
+
+    X = _write_scratch(_scratch_folder(), chunks(), n)
+    return Dataset(X, "table", None, columns=schema.names, name=str(path))
+
+
+def _parquet_columns(table) -> np.ndarray:
+    """A pyarrow Table or RecordBatch as a float32 array (rows, columns)."""
+    X = np.empty((table.num_rows, table.num_columns), np.float32)
+    for i in range(table.num_columns):
+        # Cast into place: no float64 or per-column copies on the way.
+        X[:, i] = table.column(i).to_numpy(zero_copy_only=False)
+    return X
 
 
 # -- images -----------------------------------------------------------------
@@ -286,7 +357,12 @@ def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndar
 
 
 def read_image_folder(
-    path: Path, *, image_size=None, strict: bool = False, **_
+    path: Path,
+    *,
+    image_size=None,
+    strict: bool = False,
+    in_memory: bool | str = "auto",
+    **_,
 ) -> Dataset:
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
@@ -295,39 +371,44 @@ def read_image_folder(
             "a folder of images or to a data file."
         )
     classes = sorted({f.parent.relative_to(path).as_posix() for f in files})
-    images, kept, skipped = [], [], []
-    for f in files:
+    kept, skipped = [], []
+    images = _decode_images(files, image_size, strict, kept, skipped)
+    first = next(images, None)
+    images = itertools.chain([] if first is None else [first], images)
+    folder = None
+    if first is None or _held_in_memory(first.size * len(files), in_memory):
+        images = list(images)
+        layouts = [(im.shape, im.dtype) for im in images]
+    else:
+        # Decoded images go to disk one by one: their common size is known
+        # only once all are read.
+        folder = _scratch_folder()
         try:
-            images.append(read_image(f, image_size))
-            kept.append(f)
-        except DataError as exc:
-            if strict:
-                raise
-            skipped.append((f, exc))
-    if skipped:
-        names = ", ".join(str(f.relative_to(path)) for f, _ in skipped[:10])
-        warnings.warn(
-            f"Skipped {len(skipped)} unreadable image(s) in {path}: {names}"
-            + (", ..." if len(skipped) > 10 else ""),
-            stacklevel=3,
-        )
-    if not images:
-        raise DataError(f"None of the {len(files)} images in {path} could be read.")
-    shapes = {im.shape for im in images}
-    if len(shapes) > 1:
-        channels = {s[0] for s in shapes}
-        if len(channels) > 1:
-            # Mixed grayscale and colour: promote grayscale to RGB.
-            images = [np.repeat(im, 3, 0) if im.shape[0] == 1 else im for im in images]
-            shapes = {im.shape for im in images}
-        if len(shapes) > 1:
-            raise DataError(
-                f"The images in {path} have different sizes "
-                f"({', '.join(f'{s[2]}x{s[1]}' for s in sorted(shapes)[:4])}); pass "
-                "--image-size HxW to resize them to one size."
+            layouts = _spill_images(images, folder / "decoded.raw")
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+    try:
+        if skipped:
+            names = ", ".join(str(f.relative_to(path)) for f, _ in skipped[:10])
+            warnings.warn(
+                f"Skipped {len(skipped)} unreadable image(s) in {path}: {names}"
+                + (", ..." if len(skipped) > 10 else ""),
+                stacklevel=3,
             )
-    dtypes = {im.dtype for im in images}
-    X = np.stack([im.astype(np.uint16) if len(dtypes) > 1 else im for im in images])
+        if not kept:
+            raise DataError(f"None of the {len(files)} images in {path} could be read.")
+        shape, dtype = _image_layout(path, layouts)
+    except BaseException:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if folder is None:
+        X = np.stack([_conform(im, shape, dtype) for im in images])
+    else:
+        chunks = _unspill_images(folder / "decoded.raw", layouts, shape, dtype)
+        X = _write_scratch(folder, chunks, len(kept))
+        (folder / "decoded.raw").unlink()
     y = None
     if len(classes) > 1:
         index = {c: i for i, c in enumerate(classes)}
@@ -340,6 +421,63 @@ def read_image_folder(
         name=str(path),
         files=[str(f) for f in kept],
     )
+
+
+def _decode_images(files, image_size, strict, kept, skipped):
+    """Yield the readable images of ``files``; append to ``kept`` and ``skipped``."""
+    for f in files:
+        try:
+            im = read_image(f, image_size)
+        except DataError as exc:
+            if strict:
+                raise
+            skipped.append((f, exc))
+            continue
+        kept.append(f)
+        yield im
+
+
+def _image_layout(path: Path, layouts) -> tuple[tuple[int, ...], np.dtype]:
+    """The (C, H, W) and dtype that images of these (shape, dtype) stack in."""
+    shapes = {shape for shape, _ in layouts}
+    if len({s[0] for s in shapes}) > 1:
+        # Mixed grayscale and colour: promote grayscale to RGB.
+        shapes = {(3, *s[1:]) for s in shapes}
+    if len(shapes) > 1:
+        raise DataError(
+            f"The images in {path} have different sizes "
+            f"({', '.join(f'{s[2]}x{s[1]}' for s in sorted(shapes)[:4])}); pass "
+            "--image-size HxW to resize them to one size."
+        )
+    dtypes = {dtype for _, dtype in layouts}
+    return shapes.pop(), np.dtype(np.uint16) if len(dtypes) > 1 else dtypes.pop()
+
+
+def _conform(im: np.ndarray, shape, dtype) -> np.ndarray:
+    if im.shape[0] != shape[0]:
+        im = np.repeat(im, shape[0], 0)  # grayscale among colour images
+    return im.astype(dtype, copy=False)
+
+
+def _spill_images(images, raw: Path) -> list:
+    """Write each image's bytes to ``raw`` in turn; return their (shape, dtype)."""
+    layouts = []
+    with open(raw, "wb") as fh:
+        for im in images:
+            fh.write(np.ascontiguousarray(im).tobytes())
+            layouts.append((im.shape, im.dtype))
+    return layouts
+
+
+def _unspill_images(raw: Path, layouts, shape, dtype):
+    """Yield chunks of ``CHUNK_IMAGES`` images read back from ``raw``, conformed."""
+    with open(raw, "rb") as fh:
+        for start in range(0, len(layouts), CHUNK_IMAGES):
+            chunk = []
+            for s, d in layouts[start : start + CHUNK_IMAGES]:
+                im = np.frombuffer(fh.read(int(np.prod(s)) * d.itemsize), d)
+                chunk.append(_conform(im.reshape(s), shape, dtype))
+            yield np.stack(chunk)
 
 
 def read_single_image(path: Path, *, image_size=None, **_) -> Dataset:
@@ -432,6 +570,7 @@ def load(
     strict: bool = False,
     min_samples: int = 1,
     nan_policy: str = "error",
+    in_memory: bool | str = "auto",
 ) -> Dataset:
     """Read ``source``: a built-in name, a file, or a folder of images.
 
@@ -443,6 +582,13 @@ def load(
     nan_policy : {"error", "drop", "zero"}
         NaN and inf values: an error saying how many and where, drop the rows
         that hold them, or replace them by 0 (both with a warning).
+    in_memory : bool or "auto"
+        False reads a Parquet file or a folder of images in chunks into a
+        scratch .npy file (float32, or the images' own uint8/uint16) in the
+        temp folder (``$TMPDIR``) and returns it memory-mapped, as a .npy file
+        is; the file is removed when the array is garbage collected or at exit.
+        "auto" does so when the data in float32 would take more than a quarter
+        of the available memory, the rule of ``Autoencoder(in_memory="auto")``.
 
     Raises :class:`aekit.exceptions.DataError` with one clear line on a missing,
     unreadable, empty or non-numeric source, or on NaN/inf values.
@@ -454,7 +600,9 @@ def load(
         if str(source) in BUILTINS and not path.exists():
             ds = load_builtin(str(source))
         elif path.is_dir():
-            ds = read_image_folder(path, image_size=image_size, strict=strict)
+            ds = read_image_folder(
+                path, image_size=image_size, strict=strict, in_memory=in_memory
+            )
         elif not path.exists():
             raise DataError(_unknown_source_message(str(source)))
         elif not path.is_file():
@@ -475,7 +623,14 @@ def load(
             if not os.access(path, os.R_OK):
                 raise DataError(f"{path} cannot be read: permission denied.")
             try:
-                ds = reader(path, key=key, image_size=image_size, strict=strict)
+                ds = reader(
+                    path,
+                    key=key,
+                    image_size=image_size,
+                    strict=strict,
+                    nan_policy=nan_policy,
+                    in_memory=in_memory,
+                )
             except PermissionError:
                 raise DataError(f"{path} cannot be read: permission denied.") from None
             except IsADirectoryError:
