@@ -542,3 +542,15 @@ def test_fit_on_parquet_larger_than_the_memory_it_uses(tmp_path):
     )
     assert Path(scratch).parent.parent == tmp_path
     assert not Path(scratch).parent.exists(), "the scratch file outlived the run"
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    """precision="auto": bf16 on a CPU with native bf16, fp32 on one without."""
+    from aekit.training import trainer
+
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: True)
+    assert trainer.autocast_dtype("auto", cpu) is torch.bfloat16
+    monkeypatch.setattr(trainer, "cpu_has_native_bf16", lambda: False)
+    assert trainer.autocast_dtype("auto", cpu) is None
+    assert trainer.autocast_dtype("fp32", cpu) is None

@@ -143,7 +143,8 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         "auto" (CUDA, then MPS, then CPU), "cpu", "cuda", "cuda:N" or "mps".
     precision : {"fp32", "bf16", "fp16", "auto"}, default="fp32"
         Mixed precision in training: "bf16" autocast (CPU or CUDA), "fp16" with
-        a gradient scaler (CUDA), "auto" (bf16 on CUDA GPUs that support it).
+        a gradient scaler (CUDA), "auto" (bf16 on CUDA GPUs that support it
+        and on CPUs with native bf16 instructions, else fp32).
     compile : bool, default=False
         ``torch.compile`` the training step.
     in_memory : bool or "auto", default="auto"
