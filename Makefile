@@ -37,7 +37,8 @@ browser:
 	  || echo "could not install chromium; the browser test will skip"; \
 	else echo "chromium missing (needs root and apt-get to install); the browser test will skip"; fi; }
 
-# Benchmarks write markdown tables to bench/results/; they take tens of minutes.
+# Benchmarks write markdown tables to bench/results/; all of them take hours on
+# 2 CPU cores (each script's docstring gives quicker options).
 bench: $(VENV)/.installed-dev
 	$(PIP) -e '.[dev,bench]'
 	$(PY) bench/run_all.py

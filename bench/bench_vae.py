@@ -54,7 +54,9 @@ CONFIGS = {
         dict(hidden=(512, 256), code_size=32, batch_size=64, lr=1e-3, kl_warmup=10),
         40,
     ),
-    # The convolutional VAE: strided convs 32-64 on 28x28 images, code 32.
+    # The convolutional VAE: strided convs 32-64 on 28x28 images, code 32. As
+    # measured: 10 epochs took 14 CPU-min on 2 threads, and its k = 1000
+    # evaluation about 8 CPU-min per 1,000 test digits.
     "conv": (
         dict(
             architecture="conv",
@@ -62,9 +64,9 @@ CONFIGS = {
             code_size=32,
             batch_size=128,
             lr=1e-3,
-            kl_warmup=10,
+            kl_warmup=3,
         ),
-        40,
+        10,
     ),
 }
 
