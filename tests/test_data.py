@@ -307,3 +307,25 @@ def test_image_folder_errors_late_in_chunks(tmp_path, digits, scratch, monkeypat
 
     gc.collect()
     assert len(made) == 3 and list(root.iterdir()) == [], "a stray scratch file"
+
+
+@pytest.mark.parametrize(
+    "dtype", [np.uint8, np.uint16, np.int16, np.int64, np.float32, np.float64]
+)
+@pytest.mark.parametrize("mode", ["range", "standard", "minmax"])
+def test_scaler_on_tensors_equals_scaler_on_arrays(digits, dtype, mode):
+    """Scaler.transform_tensor (batches on the device) gives the float32 values
+    of Scaler.transform, bit for bit, and leaves its input alone."""
+    import torch
+
+    from aekit.data.preprocessing import Scaler
+
+    X = np.asarray(digits.X, dtype=dtype)
+    if np.issubdtype(dtype, np.floating):
+        X = X + np.asarray(0.1, dtype=dtype)  # values that are not integers
+    scaler = Scaler(mode).fit(X, (0.0, 16.0) if mode == "range" else None)
+    before = X.copy()
+    got = scaler.transform_tensor(torch.from_numpy(X)).numpy()
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, scaler.transform(X))
+    np.testing.assert_array_equal(X, before)

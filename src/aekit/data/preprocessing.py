@@ -96,7 +96,11 @@ class Scaler:
         operations, without a numpy copy of the batch."""
         offset = torch.from_numpy(self.offset).to(x.device)
         scale = torch.from_numpy(self.scale).to(x.device)
-        return x.to(torch.float32, copy=True).sub_(offset).div_(scale)
+        if x.dtype == torch.float64:
+            x = x.to(torch.float32)  # rounded first, as numpy's astype does
+        # Integer, half and float32 batches promote to float32 exactly inside
+        # the subtraction: one pass fewer, and never the caller's memory.
+        return torch.sub(x, offset).div_(scale)
 
     def inverse_transform(self, Xs) -> np.ndarray:
         out = np.array(Xs, dtype=np.float32, copy=True)
