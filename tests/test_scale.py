@@ -148,8 +148,46 @@ def test_torchrun_gloo_matches_single_process(tmp_path, digits):
     np.testing.assert_allclose(b, a, rtol=2e-3)
 
 
-# The child reports its own VmHWM, not getrusage's ru_maxrss, which in a child
-# that subprocess starts begins at the parent's peak (see RSS_APPLY_CHILD).
+# Prepended to every child that measures its own memory. Its peak is VmHWM:
+# getrusage's ru_maxrss in a child that subprocess starts (vfork, then exec)
+# begins at the parent's peak.
+PEAK_RSS = textwrap.dedent(
+    """
+    def peak_rss():  # this process's peak resident memory, in bytes
+        with open("/proc/self/status") as fh:
+            kib = next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM"))
+        return kib * 1024
+
+    def reset_peak():  # start the peak over from the current RSS (Linux 4.0+);
+        try:  # where that fails, the baseline is the peak so far: a looser bound
+            with open("/proc/self/clear_refs", "w") as fh:
+                fh.write("5")
+        except OSError:
+            pass
+    """
+)
+
+
+def _child_output(code: str, *argv, timeout: int = 300, **env) -> list[str]:
+    """Run ``code`` after PEAK_RSS in a fresh Python on one thread; the words of
+    the last line it prints."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO / "src"),
+        "OMP_NUM_THREADS": "1",
+        **env,
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS + code, *map(str, argv)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout.splitlines()[-1].split()
+
+
 RSS_CHILD = textwrap.dedent(
     """
     import sys, numpy as np, torch
@@ -159,8 +197,7 @@ RSS_CHILD = textwrap.dedent(
     ae = Autoencoder(code_size=8, hidden=(32,), epochs=1, batch_size=8192,
                      in_memory="auto", random_state=0, device="cpu").fit(X)
     assert np.isfinite(ae.history_[-1]["train_loss"])
-    with open("/proc/self/status") as fh:
-        print(next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM")) * 1024)
+    print(peak_rss())
     """
 )
 
@@ -179,18 +216,9 @@ def test_fit_on_npy_larger_than_peak_memory(tmp_path):
         out[i : i + 2**18] = rng.random((min(2**18, rows - i), cols), np.float32)
     out.flush()
     del out
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     # Force streaming even on a machine with lots of free memory.
     code = RSS_CHILD.replace('in_memory="auto"', "in_memory=False")
-    r = subprocess.run(
-        [sys.executable, "-c", code, str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    peak = int(r.stdout.split()[-1])
+    (peak,) = map(int, _child_output(code, path, timeout=1800))
     size = path.stat().st_size
     assert peak < 700 * 2**20 < size / 2.9, (
         f"peak RSS {peak / 2**20:.0f} MiB for a {size / 2**30:.2f} GiB file "
@@ -330,8 +358,6 @@ def test_nan_in_a_later_chunk_names_its_row(tmp_path, small_digits_model):
     assert not out.exists() and _temps(tmp_path) == []
 
 
-# The child's own peak RSS is VmHWM: getrusage's ru_maxrss in a child that
-# subprocess starts (vfork, then exec) begins at the parent's peak.
 RSS_APPLY_CHILD = textwrap.dedent(
     """
     import sys, numpy as np, torch
@@ -340,24 +366,16 @@ RSS_APPLY_CHILD = textwrap.dedent(
     from aekit.data import load
     from aekit.workflows import apply_to_file
 
-    def peak_rss():
-        with open("/proc/self/status") as fh:
-            return next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM"))
-
     run, data, folder, chunk = sys.argv[1:5]  # chunk 0: the default size
     model = aekit.load(run)
     X = load(data).X  # memory-mapped, as the CLI reads it
     model.transform(np.asarray(X[:2048]))  # warm up torch before the baseline
-    try:  # start the peak over from the current RSS (Linux 4.0+)
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass  # the baseline is then the peak so far: a looser bound
+    reset_peak()
     base = peak_rss()
     for method in ("reconstruct", "transform"):
         apply_to_file(model, method, X, f"{folder}/{method}.npy",
                       chunk_size=int(chunk) or None, progress=False)
-    print(base * 1024, peak_rss() * 1024)
+    print(base, peak_rss())
     """
 )
 
@@ -383,17 +401,8 @@ def test_reconstruct_npy_larger_than_the_memory_it_uses(tmp_path):
         big[i : i + 2**16] = rng.random((2**16, cols), np.float32)
     big.flush()
     del big
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
-    argv = [str(tmp_path / "run"), str(path), str(tmp_path), "0"]
-    r = subprocess.run(
-        [sys.executable, "-c", RSS_APPLY_CHILD, *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    base, peak = map(int, r.stdout.split()[-2:])
+    argv = [tmp_path / "run", path, tmp_path, 0]
+    base, peak = map(int, _child_output(RSS_APPLY_CHILD, *argv))
     size = path.stat().st_size
     assert peak - base < 128 * 2**20 <= size / 4, (
         f"peak RSS grew by {(peak - base) / 2**20:.0f} MiB (from "
@@ -418,22 +427,14 @@ RSS_FIT_CHILD = textwrap.dedent(
     from sklearn.datasets import load_digits
     from aekit import Autoencoder
 
-    def peak_rss():
-        with open("/proc/self/status") as fh:
-            return next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM"))
-
     X = load_digits().data.astype(np.uint8)
     X = X[np.arange(int(sys.argv[1])) % len(X)]  # uint8, as images come
     Autoencoder(code_size=4, hidden=(16,), epochs=1, random_state=0).fit(X[:500])
-    try:  # start the peak over from the current RSS (Linux 4.0+)
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
+    reset_peak()
     base = peak_rss()
     Autoencoder(code_size=4, hidden=(16,), epochs=1, batch_size=1024,
                 random_state=0).fit(X)
-    print(base * 1024, peak_rss() * 1024)
+    print(base, peak_rss())
     """
 )
 
@@ -446,16 +447,7 @@ def test_fit_in_memory_holds_the_data_about_once():
     reconstruction in float64 once took 8x (a 1M-row MNIST fit ran out of 24 GB).
     """
     rows = 400_000
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "OMP_NUM_THREADS": "1"}
-    r = subprocess.run(
-        [sys.executable, "-c", RSS_FIT_CHILD, str(rows)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    base, peak = map(int, r.stdout.split()[-2:])
+    base, peak = map(int, _child_output(RSS_FIT_CHILD, rows))
     data = rows * 64 * 4
     assert peak - base < 2.5 * data, (
         f"peak RSS grew by {(peak - base) / 2**20:.0f} MiB for "
@@ -473,24 +465,16 @@ RSS_PARQUET_CHILD = textwrap.dedent(
     from aekit import Autoencoder
     from aekit.data import load
 
-    def peak_rss():
-        with open("/proc/self/status") as fh:
-            return next(int(ln.split()[1]) for ln in fh if ln.startswith("VmHWM"))
-
     x = np.random.default_rng(0).random((500, 64), np.float32)
     Autoencoder(code_size=4, hidden=(16,), epochs=1, random_state=0).fit(x)
-    try:  # start the peak over from the current RSS (Linux 4.0+)
-        with open("/proc/self/clear_refs", "w") as fh:
-            fh.write("5")
-    except OSError:
-        pass
+    reset_peak()
     base = peak_rss()
     ds = load(sys.argv[1], in_memory=False)
     read = peak_rss()
     ae = Autoencoder(code_size=4, hidden=(16,), epochs=1, batch_size=8192,
                      in_memory=False, random_state=0, device="cpu").fit(ds)
     assert np.isfinite(ae.history_[-1]["train_loss"])
-    print(ds.X.filename, base * 1024, read * 1024, peak_rss() * 1024)
+    print(ds.X.filename, base, read, peak_rss())
     """
 )
 
@@ -515,21 +499,8 @@ def test_fit_on_parquet_larger_than_the_memory_it_uses(tmp_path):
         for i in range(rows // 2**16):  # shifted copies of one block: quicker
             x = block + np.float32(i / 32)
             writer.write_table(pa.table(dict(zip(names, x.T, strict=True))))
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(REPO / "src"),
-        "OMP_NUM_THREADS": "1",
-        "TMPDIR": str(tmp_path),  # the scratch file goes there, and is removed
-    }
-    r = subprocess.run(
-        [sys.executable, "-c", RSS_PARQUET_CHILD, str(path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
-    scratch, *sizes = r.stdout.split()[-4:]
+    # The scratch file goes to TMPDIR, and must be removed.
+    scratch, *sizes = _child_output(RSS_PARQUET_CHILD, path, TMPDIR=str(tmp_path))
     base, read, peak = map(int, sizes)
     data = rows * cols * 4
     assert read - base < 64 * 2**20 <= data / 8, (
