@@ -6,6 +6,7 @@ A reader sees the old file or the new one, never half of one; a failed write
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -26,21 +27,28 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, mode=
     a :class:`~aekit.exceptions.WriteError` naming the file; the previous
     ``path`` is left as it was and the temp file is removed.
     """
-    path = Path(path)
-    tmp = None
-    try:
-        fd, tmp = _temp_beside(path)
+    with _replacing(Path(path)) as (fd, _):
         with os.fdopen(fd, mode) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+
+
+@contextlib.contextmanager
+def _replacing(path: Path):
+    """``(fd, name)`` of a temp file beside ``path`` that replaces ``path`` when
+    the block ends; on any failure (an exception, Ctrl-C) the temp file is
+    removed, ``path`` is left as it was, and an operating-system failure
+    becomes a :class:`~aekit.exceptions.WriteError` naming ``path``."""
+    tmp = None
+    try:
+        fd, tmp = _temp_beside(path)
+        yield fd, tmp
         os.replace(tmp, path)
     except BaseException as exc:
         if tmp is not None:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
-            except FileNotFoundError:
-                pass
         if isinstance(exc, OSError) and not isinstance(exc, WriteError):
             raise _write_error(path, exc) from exc
         raise
@@ -67,9 +75,7 @@ def atomic_write_rows(
         raise ValueError(f"No rows to write to {path}.")
     first = np.asarray(first)
     shape = (int(n_rows), *first.shape[1:])
-    tmp = None
-    try:
-        fd, tmp = _temp_beside(path)
+    with _replacing(path) as (fd, tmp):
         os.close(fd)
         out = np.lib.format.open_memmap(tmp, "w+", first.dtype, shape)
         size, out = out.offset + out.nbytes, None
@@ -99,17 +105,6 @@ def atomic_write_rows(
             raise ValueError(f"Got {start:,} rows for an array of shape {shape}.")
         with open(tmp, "r+b") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        out = None  # unmap before removing the file
-        if tmp is not None:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-        if isinstance(exc, OSError) and not isinstance(exc, WriteError):
-            raise _write_error(path, exc) from exc
-        raise
     return shape
 
 
