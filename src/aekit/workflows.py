@@ -11,7 +11,7 @@ import numpy as np
 
 from aekit import guard as data_guard
 from aekit.data.readers import Dataset, load
-from aekit.data.sources import NpyFile
+from aekit.data.sources import whole_npy_file
 from aekit.data.validation import check_array
 from aekit.exceptions import ConfigError, DataError
 from aekit.io import atomic_write, atomic_write_rows, atomic_write_text
@@ -178,12 +178,9 @@ def apply_to_file(
 
 def _row_reader(X) -> Callable[[np.ndarray], np.ndarray]:
     """``rows(idx)``: rows ``idx`` of ``X`` as an in-memory array."""
-    filename = getattr(X, "filename", None)
-    if isinstance(X, np.memmap) and filename and str(filename).endswith(".npy"):
-        file = NpyFile(filename)
-        whole = file.shape == X.shape and file.dtype == X.dtype
-        if whole and file.offset == X.offset and X.flags.c_contiguous:
-            return file.rows
+    file = whole_npy_file(X)
+    if file is not None:
+        return file.rows
     X = np.asarray(X)
     return lambda idx: np.asarray(X[idx])
 

@@ -94,9 +94,9 @@ def _held_in_memory(n_values: int, in_memory: bool | str) -> bool:
     ``Autoencoder(in_memory="auto")``, which streams data that would take more
     than a quarter of the available memory in float32."""
     if in_memory == "auto":
-        from aekit.data.sources import available_memory
+        from aekit.data.sources import fits_in_memory
 
-        return n_values * 4 < available_memory() // 4
+        return fits_in_memory(n_values)
     return bool(in_memory)
 
 

@@ -127,3 +127,23 @@ def available_memory() -> int:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return 4 << 30
+
+
+def fits_in_memory(n_values: int) -> bool:
+    """The rule of ``in_memory="auto"``: ``n_values`` values in float32 take
+    less than a quarter of the memory available now."""
+    return n_values * 4 < available_memory() // 4
+
+
+def whole_npy_file(arr) -> NpyFile | None:
+    """The .npy file that ``arr`` maps whole (what ``np.load(path,
+    mmap_mode="r")`` returns), to read with positioned reads; None for any
+    other array, a slice of a map included."""
+    filename = getattr(arr, "filename", None)
+    if not (isinstance(arr, np.memmap) and filename and str(filename).endswith(".npy")):
+        return None
+    file = NpyFile(filename)
+    same = file.shape == arr.shape and file.dtype == arr.dtype
+    if same and file.offset == arr.offset and arr.flags.c_contiguous:
+        return file
+    return None

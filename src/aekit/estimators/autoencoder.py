@@ -18,7 +18,7 @@ from aekit.data.binarize import DynamicBinarization, binarize, check_mode
 from aekit.data.binarize import check_unit_interval as _check_unit_interval
 from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
-from aekit.data.sources import NpyFile, RowSource, available_memory
+from aekit.data.sources import NpyFile, RowSource, fits_in_memory, whole_npy_file
 from aekit.data.validation import check_array
 from aekit.estimators.base import batched, register_estimator, seed_from
 from aekit.estimators.generative import GenerativeMixin
@@ -591,14 +591,9 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
                 "in_memory=False streams rows from a .npy file: pass the array "
                 "np.load(path, mmap_mode='r') returns (or the path to the CLI)."
             )
-        if self.in_memory == "auto":
-            float_bytes = arr.size * 4
-            if float_bytes < available_memory() // 4:
-                return None
-        file = NpyFile(filename)
-        if file.shape != arr.shape:  # a slice of the memmap: cannot stream it
+        if self.in_memory == "auto" and fits_in_memory(arr.size):
             return None
-        return file
+        return whole_npy_file(arr)  # None for a slice of the map: not streamable
 
     def _set_input(self, X) -> None:
         if X.ndim < 2 or X.shape[0] < 2 or np.prod(X.shape[1:]) == 0:
