@@ -37,6 +37,22 @@ class Timer:
         self.cpu = time.process_time() - self.cpu0
 
 
+def interleaved(contenders: dict, rounds: int) -> dict[str, tuple[float, float]]:
+    """Run each ``contenders[name]()`` once per round, in an order that
+    alternates between rounds, after a warm-up round that is not counted;
+    return each one's total (CPU seconds, wall seconds)."""
+    names = list(contenders)
+    spent = {name: [0.0, 0.0] for name in names}
+    for r in range(rounds + 1):
+        for name in names if r % 2 else names[::-1]:
+            with Timer() as t:
+                contenders[name]()
+            if r:
+                spent[name][0] += t.cpu
+                spent[name][1] += t.wall
+    return {name: (cpu, wall) for name, (cpu, wall) in spent.items()}
+
+
 def machine() -> str:
     import os
 

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from _common import ROOT, Timer, mnist, write_table
+from _common import ROOT, Timer, interleaved, mnist, write_table
 from aekit import Autoencoder
 from aekit.model import AutoencoderModule, default_spec
 from aekit.training import Trainer, TrainerConfig
@@ -109,9 +109,15 @@ def hand_conv_epoch(m, opt, x, batch):
         opt.step()
 
 
-def _trainer(batch: int) -> Trainer:
+def _trainer(batch: int, **kw) -> Trainer:
+    """One epoch at a constant learning rate: what a speed round runs."""
     cfg = TrainerConfig(
-        epochs=1, batch_size=batch, lr_schedule="constant", patience=None, device="cpu"
+        epochs=1,
+        batch_size=batch,
+        lr_schedule="constant",
+        patience=None,
+        device="cpu",
+        **kw,
     )
     return Trainer(cfg)
 
@@ -122,46 +128,28 @@ def training_rates(x, threads, rounds, batches=(128,), conv_x=None):
     torch.manual_seed(0)
     hm = hand_model()
     hopt = torch.optim.Adam(hm.parameters(), lr=1e-3)
-    contenders["hand-written loop, batch 128"] = (
-        lambda: hand_epoch(hm, hopt, x, 128),
-        [0.0, 0.0],
-    )
+    contenders["hand-written loop, batch 128"] = lambda: hand_epoch(hm, hopt, x, 128)
     for b in batches:
         torch.manual_seed(0)
         m, tr = aekit_module(), _trainer(b)
-        contenders[f"aekit, batch {b}"] = (
-            (lambda m=m, tr=tr: tr.fit(m, x)),
-            [0.0, 0.0],
-        )
+        contenders[f"aekit, batch {b}"] = lambda m=m, tr=tr: tr.fit(m, x)
+    rows = dict.fromkeys(contenders, len(x))
     if conv_x is not None:
         torch.manual_seed(0)
         cm = conv_module()
         copt = torch.optim.Adam(cm.parameters(), lr=1e-3)
-        contenders["conv: hand-written loop, batch 128"] = (
-            lambda: hand_conv_epoch(cm, copt, conv_x, 128),
-            [0.0, 0.0],
+        contenders["conv: hand-written loop, batch 128"] = lambda: hand_conv_epoch(
+            cm, copt, conv_x, 128
         )
         torch.manual_seed(0)
         m, tr = conv_module(), _trainer(128)
-        contenders["conv: aekit, batch 128"] = (
-            (lambda m=m, tr=tr: tr.fit(m, conv_x)),
-            [0.0, 0.0],
-        )
-    names = list(contenders)
-    for r in range(rounds + 1):  # round 0 warms up and is not counted
-        order = names if r % 2 else names[::-1]
-        for name in order:
-            fn, acc = contenders[name]
-            with Timer() as t:
-                fn()
-            if r:
-                acc[0] += t.cpu
-                acc[1] += t.wall
-    out = {}
-    for name, (_, (cpu, wall)) in contenders.items():
-        n = (len(conv_x) if name.startswith("conv") else len(x)) * rounds
-        out[name] = (n / cpu, n / wall)
-    return out
+        contenders["conv: aekit, batch 128"] = lambda m=m, tr=tr: tr.fit(m, conv_x)
+        rows |= dict.fromkeys(list(contenders)[-2:], len(conv_x))
+    spent = interleaved(contenders, rounds)
+    return {
+        k: (rows[k] * rounds / cpu, rows[k] * rounds / wall)
+        for k, (cpu, wall) in spent.items()
+    }
 
 
 def transform_ratio(X, threads, rounds=5):
@@ -178,17 +166,9 @@ def transform_ratio(X, threads, rounds=5):
             for i in range(0, len(xs), 1024):
                 module.encode(xs[i : i + 1024])
 
-    contenders = {"estimator": lambda: ae.transform(X), "module": bare}
-    acc = {k: [0.0, 0.0] for k in contenders}
-    for r in range(rounds + 1):  # round 0 warms up and is not counted
-        for name in list(contenders) if r % 2 else list(contenders)[::-1]:
-            with Timer() as t:
-                contenders[name]()
-            if r:
-                acc[name][0] += t.cpu
-                acc[name][1] += t.wall
+    spent = interleaved({"estimator": lambda: ae.transform(X), "module": bare}, rounds)
     n = len(X) * rounds
-    return {k: (n / cpu, n / wall) for k, (cpu, wall) in acc.items()}
+    return {k: (n / cpu, n / wall) for k, (cpu, wall) in spent.items()}
 
 
 def precision_rates(x, threads: int = 2, rounds: int = 3) -> dict:
@@ -203,28 +183,11 @@ def precision_rates(x, threads: int = 2, rounds: int = 3) -> dict:
         ("torch.compile", {"compile": True}),
     ):
         torch.manual_seed(0)
-        m = aekit_module()
-        cfg = TrainerConfig(
-            epochs=1,
-            batch_size=128,
-            lr_schedule="constant",
-            patience=None,
-            device="cpu",
-            **kw,
-        )
-        tr = Trainer(cfg)
-        contenders[label] = (lambda m=m, tr=tr: tr.fit(m, x), [0.0, 0.0])
-    for r in range(rounds + 1):
-        names = list(contenders)
-        for name in names if r % 2 else names[::-1]:
-            fn, acc = contenders[name]
-            with Timer() as t:
-                fn()
-            if r:
-                acc[0] += t.cpu
-                acc[1] += t.wall
+        m, tr = aekit_module(), _trainer(128, **kw)
+        contenders[label] = lambda m=m, tr=tr: tr.fit(m, x)
     n = len(x) * rounds
-    return {k: (n / v[1][0], n / v[1][1]) for k, v in contenders.items()}
+    spent = interleaved(contenders, rounds)
+    return {k: (n / cpu, n / wall) for k, (cpu, wall) in spent.items()}
 
 
 def precision_quality(X, Xt, epochs: int = 10) -> dict:
