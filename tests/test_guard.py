@@ -199,7 +199,7 @@ def test_transform_and_reconstruct_measure_the_same_errors(digits_model):
             X,
             device=model._device,
             rows=rows,
-            prepare=model.scaler_,
+            prepare=model.scaler_.transform_tensor,
         )
         np.testing.assert_allclose(errors, expected, rtol=1e-5, atol=1e-9)
 
@@ -212,3 +212,13 @@ def test_transform_leaves_float32_input_unchanged(digits_model):
     model.transform(X)
     model.reconstruct(X)
     np.testing.assert_array_equal(X, before)
+
+
+def test_transform_takes_big_endian_input(digits_model):
+    """Batches go to torch, which takes only native byte order: a big-endian
+    array (a .npy written on such a machine, FITS data) is converted first."""
+    model, held_out = digits_model
+    for dtype in (">f4", ">f8", ">i2"):
+        X = held_out.astype(dtype)
+        np.testing.assert_array_equal(model.transform(X), model.transform(held_out))
+        np.testing.assert_array_equal(model.reconstruct(X), model.reconstruct(held_out))

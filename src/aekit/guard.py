@@ -244,35 +244,31 @@ def batched_with_errors(
     *,
     device: torch.device,
     rows: np.ndarray | None,
-    prepare: Callable[[np.ndarray], np.ndarray] | None = None,
+    prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
     batch_size: int = 1024,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Apply ``fn`` to ``X`` in batches, measuring reconstruction errors on the way.
 
     ``fn(xb, sel)`` returns ``(output, reconstruction of xb[sel])``, where
-    ``xb`` is the prepared (scaled) batch and ``sel`` a boolean mask of its
-    rows to check; it runs once per batch, so a method that reconstructs
-    anyway gets the errors for free. A ``fn`` with a ``decode`` attribute
-    (:func:`encoding`) returns the codes of ``xb[sel]`` instead, and the
-    checked rows of all batches are decoded in one call at the end, as a
-    batch of a few hundred rows runs faster than many of a few dozen.
-    ``prepare`` scales a batch: a numpy function, or a Scaler, whose
-    ``transform_tensor`` then scales the batch on the device. Returns the
-    outputs (float32) and the per-sample mean squared errors of the checked
-    rows (None when ``rows`` is None).
+    ``xb`` is the prepared batch and ``sel`` a boolean mask of its rows to
+    check; it runs once per batch, so a method that reconstructs anyway gets
+    the errors for free. A ``fn`` with a ``decode`` attribute (:func:`encoding`)
+    returns the codes of ``xb[sel]`` instead, and the checked rows of all
+    batches are decoded in one call at the end, as a batch of a few hundred
+    rows runs faster than many of a few dozen. ``prepare`` (e.g.
+    ``Scaler.transform_tensor``) takes each batch on the device in its own
+    dtype and returns it scaled, in float32; without it the batch is cast to
+    float32. Returns the outputs (float32) and the per-sample mean squared
+    errors of the checked rows (None when ``rows`` is None).
     """
     decode = getattr(fn, "decode", None)
-    on_tensor = getattr(prepare, "transform_tensor", None)
     outs, errs, held = [], [], []
     for start in range(0, len(X), batch_size):
-        chunk = X[start : start + batch_size]
-        if on_tensor is not None:
-            xb = on_tensor(torch.from_numpy(np.ascontiguousarray(chunk)).to(device))
-        else:
-            if prepare is not None:
-                chunk = prepare(chunk)
-            xb = torch.from_numpy(np.ascontiguousarray(chunk, dtype=np.float32))
-            xb = xb.to(device)
+        chunk = np.asarray(X[start : start + batch_size])
+        # torch takes native byte order only (a big-endian .npy is not).
+        chunk = np.ascontiguousarray(chunk, dtype=chunk.dtype.newbyteorder("="))
+        xb = torch.from_numpy(chunk).to(device)
+        xb = prepare(xb) if prepare is not None else xb.to(torch.float32)
         sel = None
         if rows is not None:
             sel = torch.from_numpy(rows[start : start + batch_size]).to(device)
