@@ -267,7 +267,7 @@ def batched_with_errors(
         chunk = np.asarray(X[start : start + batch_size])
         # torch takes native byte order only (a big-endian .npy is not).
         chunk = np.ascontiguousarray(chunk, dtype=chunk.dtype.newbyteorder("="))
-        xb = torch.from_numpy(chunk).to(device)
+        xb = _read_only_tensor(chunk).to(device)
         xb = prepare(xb) if prepare is not None else xb.to(torch.float32)
         sel = None
         if rows is not None:
@@ -286,6 +286,18 @@ def batched_with_errors(
     if rows is not None:
         errors = np.concatenate(errs) if errs else np.zeros(0)
     return np.concatenate(outs, axis=0), errors
+
+
+def _read_only_tensor(chunk: np.ndarray) -> torch.Tensor:
+    """``torch.from_numpy`` without a copy, also of a read-only array (a slice
+    of a memory-mapped .npy), which torch shares but warns about: the batch is
+    only read here (``prepare`` returns a new tensor, eval-mode models do not
+    write their input)."""
+    if chunk.flags.writeable:
+        return torch.from_numpy(chunk)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not")
+        return torch.from_numpy(chunk)
 
 
 def _errors(x: torch.Tensor, recon: torch.Tensor) -> np.ndarray:
