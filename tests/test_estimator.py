@@ -190,6 +190,7 @@ def test_components_compose_from_short_strings(digits):
         "code_size": 4,
         "beta": 2,
         "free_bits": 0.0,
+        "iw_samples": 1,
     }
     assert spec["corruption"] == {"kind": "masking", "fraction": 0.3, "rescale": False}
     assert "train_kl" in ae.history_[-1]

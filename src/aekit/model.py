@@ -10,6 +10,7 @@ variant it holds.
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import torch
@@ -85,6 +86,11 @@ class AutoencoderModule(nn.Module):
             cls, cfg = REGULARIZERS.config(reg_spec)
             regs.append(cls(cfg, code_shape=self.latent.code_shape))
         self.regularizers = nn.ModuleList(regs)
+        if regs and getattr(self.latent.config, "iw_samples", 1) > 1:
+            raise ConfigError(
+                "The importance-weighted bound (iw_samples > 1) does not compose "
+                "with regularizers; use iw_samples=1 or drop the regularizers."
+            )
         self.corruption = None
         if spec["corruption"]:
             cls, cfg = CORRUPTIONS.config(spec["corruption"])
@@ -140,7 +146,13 @@ class AutoencoderModule(nn.Module):
     def per_sample_terms(
         self, x: torch.Tensor, *, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """(reconstruction loss per sample (B,), other terms per sample or scalar)."""
+        """(reconstruction loss per sample (B,), other terms per sample or scalar).
+
+        With an importance-weighted latent (``iw_samples > 1``) the first is the
+        negative bound itself, and the KL appears only as ``stat_kl``.
+        """
+        if getattr(self.latent.config, "iw_samples", 1) > 1:
+            return self._importance_weighted_terms(x, mask=mask)
         x_in = self.corruption(x) if (self.training and self.corruption) else x
         target = x
         if mask is None and hasattr(self.architecture, "loss_target"):
@@ -155,3 +167,29 @@ class AutoencoderModule(nn.Module):
         out = self.architecture.decoder(z)  # (B, [n_params,] *input_shape)
         recon = self.likelihood.reduce(self.likelihood.nll(out, target), mask)  # (B,)
         return recon, terms
+
+    def _importance_weighted_terms(
+        self, x: torch.Tensor, *, mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``-log mean_i w_i`` per sample with ``log w_i = log p(x|z_i) +
+        s (log p(z_i) - log q(z_i|x))``, ``z_i ~ q(z|x)``, ``i = 1..k``, computed
+        with log-sum-exp; ``s`` is the latent's warm-up-scaled beta (1: the IWAE
+        bound of Burda et al. 2015, which is the ELBO at ``k = 1``)."""
+        k = self.latent.config.iw_samples
+        x_in = self.corruption(x) if (self.training and self.corruption) else x
+        q = self.latent.posterior(self.architecture.encoder(x_in))  # (B, *code)
+        z = q.rsample(k)  # (k, B, *code)
+        out = self.architecture.decoder(z.flatten(0, 1))  # (k*B, [P,] *x)
+        target = x
+        if mask is None and hasattr(self.architecture, "loss_target"):
+            target, mask = self.architecture.loss_target(x)
+        target = target.expand(k, *target.shape).flatten(0, 1)
+        if mask is not None:
+            mask = mask.expand(k, *mask.shape).flatten(0, 1)
+        B = x.shape[0]
+        nll = self.likelihood.nll(out.float(), target)  # float32 under autocast too
+        log_px = -self.likelihood.reduce(nll, mask)
+        log_ratio = self.latent.prior_log_prob(z) - q.log_prob(z)  # (k, B)
+        log_w = log_px.view(k, B) + self.latent.log_weight_scale * log_ratio
+        bound = torch.logsumexp(log_w, dim=0) - math.log(k)  # (B,)
+        return -bound, {"stat_kl": q.kl().detach()}

@@ -11,6 +11,13 @@ The warm-up weight and free bits are training devices: in eval mode the
 stopping watches is the objective itself (the negative ELBO when ``beta=1``),
 not a value that rises as the warm-up ends. ``stat_kl`` logs the unweighted KL
 in nats per sample.
+
+``iw_samples = k > 1`` trains the importance-weighted bound of Burda et al.
+2015 (https://arxiv.org/abs/1509.00519) instead of the ELBO: k posterior samples
+per datum, the loss ``-log mean_i p(x, z_i) / q(z_i|x)``; the model computes it
+(:meth:`aekit.model.AutoencoderModule.per_sample_terms`), since it needs the
+decoder for each sample. The warm-up weight multiplies ``log p(z_i) -
+log q(z_i|x)`` inside the bound, so it reaches the IWAE bound when it reaches 1.
 """
 
 from __future__ import annotations
@@ -84,6 +91,7 @@ class Variational(Component):
         code_size: int = 32  # latent dimensions (channels for spatial features)
         beta: float = 1.0  # weight of the KL term (beta-VAE)
         free_bits: float = 0.0  # nats per dimension below which KL is not penalised
+        iw_samples: int = 1  # importance samples in the training bound (1: ELBO)
 
     def __init__(self, config: Config, *, feature_shape: tuple[int, ...]):
         super().__init__(config)
@@ -94,12 +102,23 @@ class Variational(Component):
             )
         if config.beta < 0 or config.free_bits < 0:
             raise ConfigError("beta and free_bits must be >= 0.")
+        if not isinstance(config.iw_samples, int) or config.iw_samples < 1:
+            raise ConfigError(
+                f"iw_samples must be an int >= 1. Got {config.iw_samples!r} instead."
+            )
+        if config.iw_samples > 1 and config.free_bits > 0:
+            raise ConfigError(
+                "free_bits applies to the ELBO's KL term, which the importance-"
+                "weighted bound (iw_samples > 1) does not have; set one of them."
+            )
         self.project = projection(feature_shape, 2 * config.code_size)
         self.code_shape = (config.code_size, *feature_shape[1:])
         self.kl_weight = 1.0  # set by a warm-up schedule; multiplies beta
 
     def posterior(self, h: torch.Tensor) -> DiagonalGaussian:
-        mean, logvar = self.project(h).chunk(2, dim=1)  # (B, *code_shape) each
+        # float32 even under bf16 autocast: the KL and log densities are sums
+        # over code dimensions that bf16's 8 bits of mantissa would blur.
+        mean, logvar = self.project(h).float().chunk(2, dim=1)  # (B, *code) each
         return DiagonalGaussian(mean, logvar)
 
     def mean(self, h: torch.Tensor) -> torch.Tensor:
@@ -114,6 +133,12 @@ class Variational(Component):
     ) -> torch.Tensor:
         """``n`` codes drawn from the prior, on the CPU: (n, *code_shape)."""
         return torch.randn((n, *self.code_shape), generator=generator)
+
+    @property
+    def log_weight_scale(self) -> float:
+        """Weight of ``log p(z) - log q(z|x)`` in the importance-weighted bound:
+        ``beta`` times the warm-up weight in training, ``beta`` in eval mode."""
+        return self.config.beta * (self.kl_weight if self.training else 1.0)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         q = self.posterior(h)
