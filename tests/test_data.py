@@ -312,7 +312,7 @@ def test_image_folder_errors_late_in_chunks(tmp_path, digits, scratch, monkeypat
 @pytest.mark.parametrize(
     "dtype", [np.uint8, np.uint16, np.int16, np.int64, np.float32, np.float64]
 )
-@pytest.mark.parametrize("mode", ["range", "standard", "minmax"])
+@pytest.mark.parametrize("mode", ["range", "standard", "minmax", "none"])
 def test_scaler_on_tensors_equals_scaler_on_arrays(digits, dtype, mode):
     """Scaler.transform_tensor (batches on the device) gives the float32 values
     of Scaler.transform, bit for bit, and leaves its input alone."""
@@ -329,3 +329,4 @@ def test_scaler_on_tensors_equals_scaler_on_arrays(digits, dtype, mode):
     assert got.dtype == np.float32
     np.testing.assert_array_equal(got, scaler.transform(X))
     np.testing.assert_array_equal(X, before)
+    assert not np.shares_memory(got, X)  # a new array even where nothing changes

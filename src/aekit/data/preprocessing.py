@@ -93,14 +93,37 @@ class Scaler:
 
     def transform_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """:meth:`transform` of a batch already on its device: the same float32
-        operations, without a numpy copy of the batch."""
-        offset = torch.from_numpy(self.offset).to(x.device)
-        scale = torch.from_numpy(self.scale).to(x.device)
-        if x.dtype == torch.float64:
-            x = x.to(torch.float32)  # rounded first, as numpy's astype does
-        # Integer, half and float32 batches promote to float32 exactly inside
-        # the subtraction: one pass fewer, and never the caller's memory.
-        return torch.sub(x, offset).div_(scale)
+        operations, bit for bit, without a numpy copy of the batch; never
+        writes to ``x``."""
+        offset, scale = self._tensors(x.device)
+        if x.dtype != torch.float32:
+            # A fresh float32 copy (rounded as numpy's astype rounds), then in
+            # place: a cast and same-dtype passes beat a mixed-dtype subtraction.
+            out = x.to(torch.float32)
+            out = out if offset is None else out.sub_(offset)
+        elif offset is not None:
+            out = torch.sub(x, offset)
+        elif scale is not None:
+            return torch.div(x, scale)
+        else:
+            return x.clone()
+        return out if scale is None else out.div_(scale)
+
+    def _tensors(self, device: torch.device):
+        """(offset, scale) as float32 tensors on ``device``, each None where it
+        is the identity (an offset of 0, a scale of 1: skipping it is exact)."""
+        key = getattr(self, "_tensor_key", None)
+        if key is None or not (
+            key[0] == device and key[1] is self.offset and key[2] is self.scale
+        ):
+            offset = torch.from_numpy(self.offset).to(device)
+            scale = torch.from_numpy(self.scale).to(device)
+            self._tensor_cache = (
+                offset if self.offset.any() else None,
+                None if (self.scale == 1).all() else scale,
+            )
+            self._tensor_key = (device, self.offset, self.scale)  # `is`, not ids
+        return self._tensor_cache
 
     def inverse_transform(self, Xs) -> np.ndarray:
         out = np.array(Xs, dtype=np.float32, copy=True)
