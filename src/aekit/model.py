@@ -10,7 +10,6 @@ variant it holds.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any
 
 import torch
@@ -22,6 +21,7 @@ from aekit import (  # noqa: F401  (registries)
     latents,
     regularizers,
 )
+from aekit.bounds import iwae_from_log_weights
 from aekit.exceptions import ConfigError
 from aekit.registry import (
     ARCHITECTURES,
@@ -86,7 +86,9 @@ class AutoencoderModule(nn.Module):
             cls, cfg = REGULARIZERS.config(reg_spec)
             regs.append(cls(cfg, code_shape=self.latent.code_shape))
         self.regularizers = nn.ModuleList(regs)
-        if regs and getattr(self.latent.config, "iw_samples", 1) > 1:
+        # Importance samples of the training bound (1: the ELBO).
+        self.iw_samples = getattr(self.latent.config, "iw_samples", 1)
+        if regs and self.iw_samples > 1:
             raise ConfigError(
                 "The importance-weighted bound (iw_samples > 1) does not compose "
                 "with regularizers; use iw_samples=1 or drop the regularizers."
@@ -151,14 +153,9 @@ class AutoencoderModule(nn.Module):
         With an importance-weighted latent (``iw_samples > 1``) the first is the
         negative bound itself, and the KL appears only as ``stat_kl``.
         """
-        if getattr(self.latent.config, "iw_samples", 1) > 1:
+        if self.iw_samples > 1:
             return self._importance_weighted_terms(x, mask=mask)
-        x_in = self.corruption(x) if (self.training and self.corruption) else x
-        target = x
-        if mask is None and hasattr(self.architecture, "loss_target"):
-            # Architectures with padded or partial targets (sequences) say what
-            # the decoder's output is scored against.
-            target, mask = self.architecture.loss_target(x)
+        x_in, target, mask = self._input_and_target(x, mask)
         h = self.architecture.encoder(x_in)  # (B, *feature_shape)
         z, terms = self.latent(h)  # (B, *code_shape)
         z = self._transform_code(z)
@@ -168,6 +165,16 @@ class AutoencoderModule(nn.Module):
         recon = self.likelihood.reduce(self.likelihood.nll(out, target), mask)  # (B,)
         return recon, terms
 
+    def _input_and_target(self, x: torch.Tensor, mask: torch.Tensor | None):
+        """(encoder input: corrupted in training, target, mask of scored elements)."""
+        x_in = self.corruption(x) if (self.training and self.corruption) else x
+        if mask is None and hasattr(self.architecture, "loss_target"):
+            # Architectures with padded or partial targets (sequences) say what
+            # the decoder's output is scored against.
+            target, mask = self.architecture.loss_target(x)
+            return x_in, target, mask
+        return x_in, x, mask
+
     def _importance_weighted_terms(
         self, x: torch.Tensor, *, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -175,14 +182,11 @@ class AutoencoderModule(nn.Module):
         s (log p(z_i) - log q(z_i|x))``, ``z_i ~ q(z|x)``, ``i = 1..k``, computed
         with log-sum-exp; ``s`` is the latent's warm-up-scaled beta (1: the IWAE
         bound of Burda et al. 2015, which is the ELBO at ``k = 1``)."""
-        k = self.latent.config.iw_samples
-        x_in = self.corruption(x) if (self.training and self.corruption) else x
+        k = self.iw_samples
+        x_in, target, mask = self._input_and_target(x, mask)
         q = self.latent.posterior(self.architecture.encoder(x_in))  # (B, *code)
         z = q.rsample(k)  # (k, B, *code)
         out = self.architecture.decoder(z.flatten(0, 1))  # (k*B, [P,] *x)
-        target = x
-        if mask is None and hasattr(self.architecture, "loss_target"):
-            target, mask = self.architecture.loss_target(x)
         target = target.expand(k, *target.shape).flatten(0, 1)
         if mask is not None:
             mask = mask.expand(k, *mask.shape).flatten(0, 1)
@@ -191,5 +195,4 @@ class AutoencoderModule(nn.Module):
         log_px = -self.likelihood.reduce(nll, mask)
         log_ratio = self.latent.prior_log_prob(z) - q.log_prob(z)  # (k, B)
         log_w = log_px.view(k, B) + self.latent.log_weight_scale * log_ratio
-        bound = torch.logsumexp(log_w, dim=0) - math.log(k)  # (B,)
-        return -bound, {"stat_kl": q.kl().detach()}
+        return -iwae_from_log_weights(log_w), {"stat_kl": q.kl().detach()}

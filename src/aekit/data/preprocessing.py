@@ -95,7 +95,8 @@ class Scaler:
         """:meth:`transform` of a batch already on its device: the same float32
         operations, bit for bit, without a numpy copy of the batch; never
         writes to ``x``."""
-        offset, scale = self._tensors(x.device)
+        offset = _unless_identity(self.offset, 0, x.device)
+        scale = _unless_identity(self.scale, 1, x.device)
         if x.dtype != torch.float32:
             # A fresh float32 copy (rounded as numpy's astype rounds), then in
             # place: a cast and same-dtype passes beat a mixed-dtype subtraction.
@@ -108,22 +109,6 @@ class Scaler:
         else:
             return x.clone()
         return out if scale is None else out.div_(scale)
-
-    def _tensors(self, device: torch.device):
-        """(offset, scale) as float32 tensors on ``device``, each None where it
-        is the identity (an offset of 0, a scale of 1: skipping it is exact)."""
-        key = getattr(self, "_tensor_key", None)
-        if key is None or not (
-            key[0] == device and key[1] is self.offset and key[2] is self.scale
-        ):
-            offset = torch.from_numpy(self.offset).to(device)
-            scale = torch.from_numpy(self.scale).to(device)
-            self._tensor_cache = (
-                offset if self.offset.any() else None,
-                None if (self.scale == 1).all() else scale,
-            )
-            self._tensor_key = (device, self.offset, self.scale)  # `is`, not ids
-        return self._tensor_cache
 
     def inverse_transform(self, Xs) -> np.ndarray:
         out = np.array(Xs, dtype=np.float32, copy=True)
@@ -144,3 +129,9 @@ class Scaler:
         s.offset = tensors["offset"].numpy()
         s.scale = tensors["scale"].numpy()
         return s
+
+
+def _unless_identity(a: np.ndarray, identity: float, device) -> torch.Tensor | None:
+    """``a`` as a tensor on ``device``, or None when every entry is ``identity``
+    (an offset of 0, a scale of 1): skipping it is exact, and a pass fewer."""
+    return None if (a == identity).all() else torch.from_numpy(a).to(device)
