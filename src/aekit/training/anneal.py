@@ -54,6 +54,10 @@ class LinearAnneal:
         t = min(epoch / self.epochs, 1.0)
         return self.start + t * (self.end - self.start)
 
+    def settled(self, epoch: int) -> bool:
+        """Whether ``epoch`` (0-based) runs at the end value."""
+        return epoch >= self.epochs
+
     def on_epoch_start(self, model: nn.Module, epoch: int, n_epochs: int) -> None:
         value = self.value(epoch)
         for module in model.modules():

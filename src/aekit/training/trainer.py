@@ -230,7 +230,9 @@ class Trainer:
     ----------
     config : TrainerConfig
     callbacks : sequence of objects with ``on_epoch_start(model, epoch, n_epochs)``
-        and optionally ``on_step_start(model, step, steps_per_epoch)``
+        and optionally ``on_step_start(model, step, steps_per_epoch)`` and
+        ``settled(epoch)`` (False while the schedule changes the training loss:
+        such epochs are never the best by training loss nor count as bad ones)
     checkpoint : path of a resumable checkpoint written after every epoch, or None
     validate : callable ``validate(model) -> dict`` or None
         Extra validation metrics, computed after every epoch in eval mode under
@@ -304,9 +306,21 @@ class Trainer:
         acc = ctx.all_reduce_sum(acc)
         return {k: v / n for k, v in zip(names, acc.tolist(), strict=True)}
 
+    def _monitor_key(self, row: dict[str, Any]) -> str:
+        return self.monitor or ("val_loss" if "val_loss" in row else "train_loss")
+
+    def _comparable(self, row: dict[str, Any], epoch: int) -> bool:
+        """Whether ``epoch`` may be the best: a training loss counts only once
+        every loss-changing schedule (a KL warm-up) has settled, since a loss
+        with the KL term weighed down is lower than the objective's. The
+        validation loss always uses the full weight."""
+        if not self._monitor_key(row).startswith("train_"):
+            return True
+        return all(cb.settled(epoch) for cb in self.callbacks if hasattr(cb, "settled"))
+
     def _monitored(self, row: dict[str, Any]) -> float:
         """The monitored value of an epoch's row, as lower-is-better."""
-        key = self.monitor or ("val_loss" if "val_loss" in row else "train_loss")
+        key = self._monitor_key(row)
         if key not in row:
             raise ConfigError(
                 f"monitor={key!r} is not among the logged values "
@@ -475,7 +489,9 @@ class Trainer:
                 monitored = self._monitored(row)
                 row["seconds"] = time.perf_counter() - t0
                 self.history.append(row)
-                if monitored < best_loss - cfg.min_delta:
+                if not self._comparable(row, epoch):
+                    pass  # neither the best nor a bad epoch: still warming up
+                elif monitored < best_loss - cfg.min_delta:
                     best_loss, bad_epochs, self.best_epoch = monitored, 0, epoch + 1
                     best_state = copy.deepcopy(model.state_dict())
                 else:
@@ -520,5 +536,7 @@ class Trainer:
                 bar.close()
         if best_state is not None:
             model.load_state_dict(best_state)
+        elif self.history:
+            self.best_epoch = len(self.history)  # no comparable epoch: the last
         model.eval()
         return self.history
