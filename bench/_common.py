@@ -37,20 +37,39 @@ class Timer:
         self.cpu = time.process_time() - self.cpu0
 
 
-def interleaved(contenders: dict, rounds: int) -> dict[str, tuple[float, float]]:
+def interleaved_rounds(contenders: dict, rounds: int) -> dict[str, list[tuple]]:
     """Run each ``contenders[name]()`` once per round, in an order that
     alternates between rounds, after a warm-up round that is not counted;
-    return each one's total (CPU seconds, wall seconds)."""
+    return each one's (CPU seconds, wall seconds) per round."""
     names = list(contenders)
-    spent = {name: [0.0, 0.0] for name in names}
+    spent = {name: [] for name in names}
     for r in range(rounds + 1):
         for name in names if r % 2 else names[::-1]:
             with Timer() as t:
                 contenders[name]()
             if r:
-                spent[name][0] += t.cpu
-                spent[name][1] += t.wall
-    return {name: (cpu, wall) for name, (cpu, wall) in spent.items()}
+                spent[name].append((t.cpu, t.wall))
+    return spent
+
+
+def interleaved(contenders: dict, rounds: int) -> dict[str, tuple[float, float]]:
+    """:func:`interleaved_rounds`, summed: each one's total (CPU s, wall s)."""
+    spent = interleaved_rounds(contenders, rounds)
+    return {
+        name: (sum(c for c, _ in ts), sum(w for _, w in ts))
+        for name, ts in spent.items()
+    }
+
+
+def paired_ratio(base: list[tuple], other: list[tuple]) -> tuple[float, float, float]:
+    """Speed of ``other`` relative to ``base`` (> 1: faster), per round of
+    :func:`interleaved_rounds` from their CPU times: (median, min, max).
+
+    Both ran back to back in each round, so a slow spell of a shared machine
+    hits both; the median of the paired ratios is robust to the rounds it
+    hit only one of, which move a ratio of totals by several percent."""
+    r = np.array([b[0] / o[0] for b, o in zip(base, other, strict=True)])
+    return float(np.median(r)), float(r.min()), float(r.max())
 
 
 def machine() -> str:

@@ -22,13 +22,32 @@ import numpy as np
 import torch
 from torch import nn
 
-from _common import ROOT, Timer, interleaved, mnist, write_table
+from _common import (
+    ROOT,
+    Timer,
+    interleaved,
+    interleaved_rounds,
+    mnist,
+    paired_ratio,
+    write_table,
+)
 from aekit import Autoencoder
 from aekit.model import AutoencoderModule, default_spec
 from aekit.training import Trainer, TrainerConfig
 
 WIDTHS = (784, 512, 256, 32)
 CONV_CHANNELS = (16, 32)
+HEADER = [
+    "threads",
+    "contender",
+    "samples per CPU s",
+    "samples per wall s",
+    "ratio (CPU)",
+    "ratio (wall)",
+    "median per-round ratio (CPU; min-max)",
+    "fraction of matmul peak",
+    "matmul peak GFLOP/s",
+]
 
 
 def flops_per_sample() -> float:
@@ -145,17 +164,22 @@ def training_rates(x, threads, rounds, batches=(128,), conv_x=None):
         m, tr = conv_module(), _trainer(128)
         contenders["conv: aekit, batch 128"] = lambda m=m, tr=tr: tr.fit(m, conv_x)
         rows |= dict.fromkeys(list(contenders)[-2:], len(conv_x))
-    spent = interleaved(contenders, rounds)
+    spent = interleaved_rounds(contenders, rounds)
     return {
-        k: (rows[k] * rounds / cpu, rows[k] * rounds / wall)
-        for k, (cpu, wall) in spent.items()
+        k: (
+            rows[k] * rounds / sum(c for c, _ in ts),
+            rows[k] * rounds / sum(w for _, w in ts),
+            ts,
+        )
+        for k, ts in spent.items()
     }
 
 
-def transform_ratio(X, threads, rounds=5):
-    """Rows per CPU s and per wall s of ``transform`` (validation, scaling and
-    the data guard included) and of the bare module's encode on pre-scaled
-    batches of the same size; interleaved, after a warm-up round."""
+def transform_ratio(X, threads, rounds=10):
+    """Per-round (CPU s, wall s) of ``transform`` (validation, scaling and the
+    data guard included), of the bare module's encode on pre-scaled batches of
+    the same size, and of the bare module fed the same raw rows scaled per
+    batch; interleaved, after a warm-up round."""
     torch.set_num_threads(threads)
     ae = Autoencoder(code_size=32, epochs=1, random_state=0, device="cpu").fit(X[:5000])
     module = ae.module_
@@ -173,7 +197,7 @@ def transform_ratio(X, threads, rounds=5):
             for i in range(0, len(X), 1024):
                 module.encode(torch.from_numpy(X[i : i + 1024]).float().div_(255.0))
 
-    spent = interleaved(
+    return interleaved_rounds(
         {
             "estimator": lambda: ae.transform(X),
             "module": bare,
@@ -181,8 +205,6 @@ def transform_ratio(X, threads, rounds=5):
         },
         rounds,
     )
-    n = len(X) * rounds
-    return {k: (n / cpu, n / wall) for k, (cpu, wall) in spent.items()}
 
 
 def precision_rates(x, threads: int = 2, rounds: int = 3) -> dict:
@@ -331,6 +353,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=20000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--conv-rows", type=int, default=5000)
+    ap.add_argument("--transform-rounds", type=int, default=10)
     ap.add_argument(
         "--precision",
         action=argparse.BooleanOptionalAction,
@@ -351,10 +374,11 @@ def main() -> None:
         rates = training_rates(
             x, threads, args.rounds, batches=(128, 512), conv_x=conv_x
         )
-        for name, (cpu_rate, wall_rate) in rates.items():
+        for name, (cpu_rate, wall_rate, per_round) in rates.items():
             conv = name.startswith("conv")
             base = "conv: hand-written loop, batch 128" if conv else hand
-            base_cpu, base_wall = rates[base]
+            base_cpu, base_wall, base_rounds = rates[base]
+            med, lo, hi = paired_ratio(base_rounds, per_round)
             rows.append(
                 [
                     threads,
@@ -363,6 +387,7 @@ def main() -> None:
                     wall_rate,
                     cpu_rate / base_cpu,
                     wall_rate / base_wall,
+                    f"{med:.3f} ({lo:.3f}-{hi:.3f})",
                     "not counted" if conv else wall_rate * fps / peak,
                     peak / 1e9,
                 ]
@@ -370,16 +395,7 @@ def main() -> None:
         write_table(
             "speed",
             "Training speed: aekit vs a hand-written loop",
-            [
-                "threads",
-                "contender",
-                "samples per CPU s",
-                "samples per wall s",
-                "ratio (CPU)",
-                "ratio (wall)",
-                "fraction of matmul peak",
-                "matmul peak GFLOP/s",
-            ],
+            HEADER,
             rows,
             notes,
         )
@@ -401,17 +417,23 @@ def main() -> None:
             f"{wall:.0f} s wall."
         )
     for threads in (1, 2):
-        r = transform_ratio(X[:20000], threads)
-        (est_cpu, est_wall), (mod_cpu, mod_wall) = r["estimator"], r["module"]
-        raw_cpu, raw_wall = r["module on raw rows"]
+        r = transform_ratio(X[:20000], threads, rounds=args.transform_rounds)
+        n = 20000 * args.transform_rounds
+        (est_cpu, est_wall), (mod_cpu, mod_wall), (raw_cpu, raw_wall) = (
+            (n / sum(c for c, _ in ts), n / sum(w for _, w in ts)) for ts in r.values()
+        )
+        med, lo, hi = paired_ratio(r["module"], r["estimator"])
+        med_raw, lo_raw, hi_raw = paired_ratio(r["module on raw rows"], r["estimator"])
         notes.append(
-            f"transform, {threads} thread(s), 5 interleaved rounds after a warm-up: "
-            f"estimator {est_cpu:,.0f} rows per CPU s ({est_wall:,.0f} per wall s), "
-            f"bare module encode of pre-scaled float32 rows {mod_cpu:,.0f} "
-            f"({mod_wall:,.0f}): ratio {est_cpu / mod_cpu:.3f} (CPU), "
-            f"{est_wall / mod_wall:.3f} (wall); bare module on the same uint8 rows "
-            f"scaled per batch {raw_cpu:,.0f} ({raw_wall:,.0f}): ratio "
-            f"{est_cpu / raw_cpu:.3f} (CPU), {est_wall / raw_wall:.3f} (wall)."
+            f"transform, {threads} thread(s), {args.transform_rounds} interleaved "
+            f"rounds after a warm-up: estimator {est_cpu:,.0f} rows per CPU s "
+            f"({est_wall:,.0f} per wall s), bare module encode of pre-scaled float32 "
+            f"rows {mod_cpu:,.0f} ({mod_wall:,.0f}): ratio of totals "
+            f"{est_cpu / mod_cpu:.3f} (CPU), {est_wall / mod_wall:.3f} (wall), median "
+            f"per-round ratio {med:.3f} (CPU; {lo:.3f}-{hi:.3f}); bare module on the "
+            f"same uint8 rows scaled per batch {raw_cpu:,.0f} ({raw_wall:,.0f}): ratio "
+            f"of totals {est_cpu / raw_cpu:.3f} (CPU), {est_wall / raw_wall:.3f} "
+            f"(wall), median per-round ratio {med_raw:.3f} ({lo_raw:.3f}-{hi_raw:.3f})."
         )
     if args.precision:
         rates = precision_rates(x)
@@ -466,16 +488,7 @@ def main() -> None:
     write_table(
         "speed",
         "Training speed: aekit vs a hand-written loop",
-        [
-            "threads",
-            "contender",
-            "samples per CPU s",
-            "samples per wall s",
-            "ratio (CPU)",
-            "ratio (wall)",
-            "fraction of matmul peak",
-            "matmul peak GFLOP/s",
-        ],
+        HEADER,
         rows,
         notes,
     )
