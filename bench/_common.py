@@ -54,11 +54,14 @@ def interleaved_rounds(contenders: dict, rounds: int) -> dict[str, list[tuple]]:
 
 def interleaved(contenders: dict, rounds: int) -> dict[str, tuple[float, float]]:
     """:func:`interleaved_rounds`, summed: each one's total (CPU s, wall s)."""
-    spent = interleaved_rounds(contenders, rounds)
     return {
-        name: (sum(c for c, _ in ts), sum(w for _, w in ts))
-        for name, ts in spent.items()
+        name: totals(ts) for name, ts in interleaved_rounds(contenders, rounds).items()
     }
+
+
+def totals(rounds: list[tuple]) -> tuple[float, float]:
+    """(CPU s, wall s) summed over the rounds of :func:`interleaved_rounds`."""
+    return sum(c for c, _ in rounds), sum(w for _, w in rounds)
 
 
 def paired_ratio(base: list[tuple], other: list[tuple]) -> tuple[float, float, float]:

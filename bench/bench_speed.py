@@ -29,6 +29,7 @@ from _common import (
     interleaved_rounds,
     mnist,
     paired_ratio,
+    totals,
     write_table,
 )
 from aekit import Autoencoder
@@ -166,12 +167,7 @@ def training_rates(x, threads, rounds, batches=(128,), conv_x=None):
         rows |= dict.fromkeys(list(contenders)[-2:], len(conv_x))
     spent = interleaved_rounds(contenders, rounds)
     return {
-        k: (
-            rows[k] * rounds / sum(c for c, _ in ts),
-            rows[k] * rounds / sum(w for _, w in ts),
-            ts,
-        )
-        for k, ts in spent.items()
+        k: (*(rows[k] * rounds / t for t in totals(ts)), ts) for k, ts in spent.items()
     }
 
 
@@ -420,7 +416,10 @@ def main() -> None:
         r = transform_ratio(X[:20000], threads, rounds=args.transform_rounds)
         n = 20000 * args.transform_rounds
         (est_cpu, est_wall), (mod_cpu, mod_wall), (raw_cpu, raw_wall) = (
-            (n / sum(c for c, _ in ts), n / sum(w for _, w in ts)) for ts in r.values()
+            (n / cpu, n / wall)
+            for cpu, wall in map(
+                totals, (r["estimator"], r["module"], r["module on raw rows"])
+            )
         )
         med, lo, hi = paired_ratio(r["module"], r["estimator"])
         med_raw, lo_raw, hi_raw = paired_ratio(r["module on raw rows"], r["estimator"])

@@ -54,7 +54,7 @@ class LinearAnneal:
         t = min(epoch / self.epochs, 1.0)
         return self.start + t * (self.end - self.start)
 
-    def settled(self, epoch: int) -> bool:
+    def settled(self, epoch: int, steps_per_epoch: int = 0) -> bool:
         """Whether ``epoch`` (0-based) runs at the end value."""
         return epoch >= self.epochs
 

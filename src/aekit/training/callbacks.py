@@ -3,7 +3,8 @@
 The trainer calls ``on_epoch_start(model, epoch, n_epochs)`` before each epoch
 and ``on_step_start(model, step, steps_per_epoch)`` before each optimizer step;
 nothing else passes training state into the model. A schedule that changes
-the training loss itself (a KL weight) also has ``settled(epoch)``: whether
+the training loss itself (a KL weight) also has
+``settled(epoch, steps_per_epoch)``: whether
 the epoch ran wholly at the end value, so that its training loss is the
 objective and comparable with later epochs'. The trainer picks the best epoch
 by training loss among settled epochs only.
@@ -42,7 +43,6 @@ class KLWarmup:
         if epochs < 0:
             raise ConfigError(f"kl_warmup must be >= 0 epochs. Got {epochs!r}.")
         self.epochs = float(epochs)
-        self._steps_per_epoch: int | None = None
 
     @staticmethod
     def _targets(model: nn.Module) -> list[nn.Module]:
@@ -62,16 +62,11 @@ class KLWarmup:
     def on_epoch_start(self, model: nn.Module, epoch: int, n_epochs: int) -> None:
         self._targets(model)  # fail before the first step, with a clear message
 
-    def settled(self, epoch: int) -> bool:
-        """Whether every step of ``epoch`` (0-based) ran at weight 1."""
-        if self.epochs <= 0:
-            return True
-        if self._steps_per_epoch is None:
-            return False
-        return self.weight(epoch * self._steps_per_epoch, self._steps_per_epoch) >= 1
+    def settled(self, epoch: int, steps_per_epoch: int) -> bool:
+        """Whether every step of ``epoch`` (0-based) runs at weight 1."""
+        return self.weight(epoch * steps_per_epoch, steps_per_epoch) >= 1
 
     def on_step_start(self, model: nn.Module, step: int, steps_per_epoch: int) -> None:
-        self._steps_per_epoch = steps_per_epoch
         w = self.weight(step, steps_per_epoch)
         for m in self._targets(model):
             m.kl_weight = w

@@ -231,7 +231,8 @@ class Trainer:
     config : TrainerConfig
     callbacks : sequence of objects with ``on_epoch_start(model, epoch, n_epochs)``
         and optionally ``on_step_start(model, step, steps_per_epoch)`` and
-        ``settled(epoch)`` (False while the schedule changes the training loss:
+        ``settled(epoch, steps_per_epoch)`` (False while the schedule changes the
+        training loss:
         such epochs are never the best by training loss nor count as bad ones)
     checkpoint : path of a resumable checkpoint written after every epoch, or None
     validate : callable ``validate(model) -> dict`` or None
@@ -309,14 +310,16 @@ class Trainer:
     def _monitor_key(self, row: dict[str, Any]) -> str:
         return self.monitor or ("val_loss" if "val_loss" in row else "train_loss")
 
-    def _comparable(self, row: dict[str, Any], epoch: int) -> bool:
+    def _comparable(self, row: dict[str, Any], epoch: int, steps: int) -> bool:
         """Whether ``epoch`` may be the best: a training loss counts only once
         every loss-changing schedule (a KL warm-up) has settled, since a loss
         with the KL term weighed down is lower than the objective's. The
         validation loss always uses the full weight."""
         if not self._monitor_key(row).startswith("train_"):
             return True
-        return all(cb.settled(epoch) for cb in self.callbacks if hasattr(cb, "settled"))
+        return all(
+            cb.settled(epoch, steps) for cb in self.callbacks if hasattr(cb, "settled")
+        )
 
     def _monitored(self, row: dict[str, Any]) -> float:
         """The monitored value of an epoch's row, as lower-is-better."""
@@ -489,7 +492,7 @@ class Trainer:
                 monitored = self._monitored(row)
                 row["seconds"] = time.perf_counter() - t0
                 self.history.append(row)
-                if not self._comparable(row, epoch):
+                if not self._comparable(row, epoch, steps_per_epoch):
                     pass  # neither the best nor a bad epoch: still warming up
                 elif monitored < best_loss - cfg.min_delta:
                     best_loss, bad_epochs, self.best_epoch = monitored, 0, epoch + 1
