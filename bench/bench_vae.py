@@ -69,6 +69,19 @@ CONFIGS = {
         ),
         40,
     ),
+    # IWAE-5 with the VampPrior (Tomczak & Welling 2018): the prior is a mixture
+    # of the posteriors of 500 learned pseudo-inputs, as in their MNIST runs.
+    "iwae5-vamp": (
+        dict(
+            hidden=(512, 256),
+            code_size=32,
+            batch_size=128,
+            lr=1e-3,
+            kl_warmup=10,
+            latent="variational:iw_samples=5,prior=vamp,pseudo_inputs=500",
+        ),
+        40,
+    ),
     # The convolutional VAE: strided convs 32-64 on 28x28 images, code 32. As
     # measured: 10 epochs took 14 CPU-min on 2 threads, and its k = 1000
     # evaluation about 8 CPU-min per 1,000 test digits.

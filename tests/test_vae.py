@@ -416,6 +416,108 @@ def test_warm_up_epochs_neither_stop_training_nor_count_as_best(digits_bin):
     assert len(trainer.history) >= 5, len(trainer.history)
 
 
+# -- the VampPrior ----------------------------------------------------------------
+def test_mixture_log_prob_is_the_log_mean_of_its_component_densities():
+    from aekit.latents.variational import mixture_log_prob
+
+    torch.manual_seed(0)
+    # Spatial codes (K, C, H, W) too; narrow components (variance e^-8) are
+    # where the two-matmul form would lose digits in float32.
+    comp = DiagonalGaussian(torch.randn(7, 3, 2, 2), torch.rand(7, 3, 2, 2) * 9 - 8)
+    z = comp.mean[torch.tensor([0, 3, 5])] + 0.05 * torch.randn(4, 3, 3, 2, 2)
+    flat = z.reshape(12, 3, 2, 2)
+    direct = torch.stack(  # (K, 12): log N(z; m_k, v_k), component by component
+        [
+            DiagonalGaussian(comp.mean[k : k + 1], comp.logvar[k : k + 1]).log_prob(
+                flat
+            )
+            for k in range(7)
+        ]
+    )
+    expected = (torch.logsumexp(direct.double(), 0) - math.log(7)).view(4, 3)
+    got = mixture_log_prob(z, comp)
+    assert got.shape == (4, 3)
+    assert torch.allclose(got.double(), expected, atol=1e-3), (got, expected)
+    one = DiagonalGaussian(comp.mean[:1], comp.logvar[:1])  # K = 1: one Gaussian
+    assert torch.allclose(mixture_log_prob(z, one), one.log_prob(z), atol=1e-3)
+
+
+def _vamp_module(k=1, seed=0, pseudo=6):
+    torch.manual_seed(seed)
+    latent = {"kind": "variational", "code_size": 3, "iw_samples": k}
+    latent |= {"prior": "vamp", "pseudo_inputs": pseudo}
+    return AutoencoderModule({**_vae_module().spec(), "latent": latent}, (64,)).eval()
+
+
+def test_vamp_prior_is_the_mixture_of_the_pseudo_inputs_posteriors(digits_bin):
+    model = _vamp_module()
+    u = model.latent.pseudo_inputs
+    assert u.shape == (6, 64) and any(p is u for p in model.parameters())
+    comp = model.latent.posterior(model.architecture.encoder(u))
+    z = torch.randn(5, 3)
+    by_hand = torch.logsumexp(comp.log_prob(z.unsqueeze(1)), 1) - math.log(6)  # (5,)
+    assert torch.allclose(model.latent.prior_log_prob(z), by_hand, atol=1e-4)
+    # The encoder is the architecture's, not a copy: its weights are saved once.
+    assert not any(k.startswith("latent._encoder") for k in model.state_dict())
+    # Draws come from the mixture: each lies near one component's mean.
+    draws = model.latent.sample_prior(2000, generator=torch.Generator().manual_seed(0))
+    assert draws.shape == (2000, 3)
+    d = (draws[:, None, :] - comp.mean.detach()[None]).square() / comp.var.detach()
+    assert (d.sum(-1).min(1).values < 30).float().mean() > 0.99  # chi2(3) < 30
+
+
+def test_vamp_bound_with_one_sample_equals_its_elbo_and_trains_the_pseudo_inputs(
+    digits_bin,
+):
+    model = _vamp_module()
+    x = torch.from_numpy(digits_bin[:8])
+    torch.manual_seed(2)
+    draws = log_weights(model, x, 20_000)  # each row a k = 1 bound
+    mc, se = draws.mean(0), draws.std(0) / math.sqrt(draws.shape[0])
+    torch.manual_seed(3)
+    elbo = elbo_terms(model, x, n_samples=20_000)
+    gap = (mc - elbo["elbo"]).abs()
+    assert (gap < 5 * se + 0.05).all(), f"gap {gap} vs standard error {se}"
+    assert (elbo["kl"] > 0).all()  # a KL, estimated from 20,000 draws
+    for k in (1, 4):  # the ELBO and the importance-weighted bound
+        model = _vamp_module(k).train()
+        model.loss(x)["loss"].backward()
+        g = model.latent.pseudo_inputs.grad
+        assert g is not None and torch.isfinite(g).all() and g.abs().sum() > 0
+
+
+def test_vamp_model_fits_saves_and_samples(digits_bin, tmp_path):
+    import aekit
+
+    ae = Autoencoder(
+        code_size=4,
+        hidden=(32,),
+        latent="variational:iw_samples=2,prior=vamp,pseudo_inputs=20",
+        epochs=3,
+        random_state=0,
+        device="cpu",
+    ).fit(digits_bin[:600])
+    ae.save(tmp_path / "run")
+    twin = aekit.load(tmp_path / "run")
+    assert torch.equal(
+        twin.module_.latent.pseudo_inputs, ae.module_.latent.pseudo_inputs
+    )
+    x = digits_bin[600:650]
+    a = ae.log_likelihood(x, iw_samples=10, random_state=0)
+    assert np.array_equal(a, twin.log_likelihood(x, iw_samples=10, random_state=0))
+    assert np.array_equal(ae.sample(6, random_state=1), twin.sample(6, random_state=1))
+    assert not np.allclose(ae.sample(6, random_state=1), ae.sample(6, random_state=2))
+
+
+def test_vamp_options_that_do_not_compose_say_so():
+    with pytest.raises(ConfigError, match="free_bits"):
+        _iw_module(1, prior="vamp", free_bits=0.5)
+    with pytest.raises(ConfigError, match="prior must be 'normal' or 'vamp'"):
+        _iw_module(1, prior="vampire")
+    with pytest.raises(ConfigError, match="pseudo_inputs must be an int >= 1"):
+        _iw_module(1, prior="vamp", pseudo_inputs=0)
+
+
 def test_dynamic_binarization_draws_fresh_binary_batches(digits01):
     src = DynamicBinarization(TensorSource(torch.from_numpy(digits01)))
     idx = torch.arange(200)

@@ -71,6 +71,8 @@ def log_weights(model, x: torch.Tensor, k: int, *, chunk: int = 10_000) -> torch
     if k < 1:
         raise ConfigError(f"The number of importance samples must be >= 1. Got {k}.")
     q = model.latent.posterior(model.architecture.encoder(x))  # (B, *code)
+    # The VampPrior's components: encoded once, not once per chunk.
+    prior = None if model.latent.exact_kl else model.latent.prior_components()
     B = x.shape[0]
     per_pass = max(1, chunk // B)
     out = []
@@ -80,7 +82,7 @@ def log_weights(model, x: torch.Tensor, k: int, *, chunk: int = 10_000) -> torch
         logits = model.architecture.decoder(z.flatten(0, 1))  # (n*B, [P,] *x)
         xs = x.expand(n, *x.shape).flatten(0, 1)  # (n*B, *x)
         log_px = _recon_log_prob(model, logits, xs).view(n, B)
-        log_pz = model.latent.prior_log_prob(z)  # (n, B)
+        log_pz = model.latent.prior_log_prob(z, components=prior)  # (n, B)
         log_qz = q.log_prob(z)  # (n, B)
         out.append(log_px + log_pz - log_qz)
     return torch.cat(out, 0)
@@ -93,7 +95,8 @@ def elbo_terms(
     """Per-sample ELBO terms in nats, each of shape (B,).
 
     ``recon`` is ``-E_q[log p(x|z)]`` (Monte Carlo over ``n_samples`` draws),
-    ``kl`` is the exact ``KL(q(z|x) || p(z))``, ``elbo = -(recon + kl)``.
+    ``kl`` is ``KL(q(z|x) || p(z))``, exact for the normal prior and over the same
+    draws for the VampPrior; ``elbo = -(recon + kl)``.
     """
     check_model(model)
     q = model.latent.posterior(model.architecture.encoder(x))
@@ -101,7 +104,7 @@ def elbo_terms(
     logits = model.architecture.decoder(z.flatten(0, 1))
     xs = x.expand(n_samples, *x.shape).flatten(0, 1)
     recon = -_recon_log_prob(model, logits, xs).view(n_samples, -1).mean(0)
-    kl = q.kl()
+    kl = model.latent.kl(q, z)
     return {"elbo": -(recon + kl), "recon": recon, "kl": kl}
 
 

@@ -76,6 +76,8 @@ class AutoencoderModule(nn.Module):
         self.architecture = cls(cfg, input_shape=self.input_shape)
         cls, cfg = LATENTS.config(spec["latent"])
         self.latent = cls(cfg, feature_shape=self.architecture.feature_shape)
+        if hasattr(self.latent, "attach"):  # e.g. the VampPrior encodes with it
+            self.latent.attach(self.architecture.encoder, self.input_shape)
         cls, cfg = LIKELIHOODS.config(spec["likelihood"])
         self.likelihood = cls(cfg)
         self.architecture.build_decoder(
@@ -195,4 +197,5 @@ class AutoencoderModule(nn.Module):
         log_px = -self.likelihood.reduce(nll, mask)
         log_ratio = self.latent.prior_log_prob(z) - q.log_prob(z)  # (k, B)
         log_w = log_px.view(k, B) + self.latent.log_weight_scale * log_ratio
-        return -iwae_from_log_weights(log_w), {"stat_kl": q.kl().detach()}
+        kl = q.kl() if self.latent.exact_kl else -log_ratio.mean(0)
+        return -iwae_from_log_weights(log_w), {"stat_kl": kl.detach()}

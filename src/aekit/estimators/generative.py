@@ -216,7 +216,8 @@ class GenerativeMixin:
 
         Returns ``{"elbo", "recon", "kl", "n", "active_units"}``: ``recon`` is
         ``-E_q[log p(x|z)]`` (``n_samples`` Monte Carlo draws per sample),
-        ``kl`` the exact ``KL(q(z|x) || p(z))``, ``elbo = -(recon + kl)``;
+        ``kl`` ``KL(q(z|x) || p(z))`` (exact for the normal prior, a Monte Carlo
+        estimate over the same draws for the VampPrior), ``elbo = -(recon + kl)``;
         ``active_units`` counts code dimensions whose posterior mean varies
         over ``X`` (variance > 0.01). Scaled units (pixels in [0, 1]).
         """

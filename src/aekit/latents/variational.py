@@ -18,6 +18,15 @@ per datum, the loss ``-log mean_i p(x, z_i) / q(z_i|x)``; the model computes it
 (:meth:`aekit.model.AutoencoderModule.per_sample_terms`), since it needs the
 decoder for each sample. The warm-up weight multiplies ``log p(z_i) -
 log q(z_i|x)`` inside the bound, so it reaches the IWAE bound when it reaches 1.
+
+``prior="vamp"`` replaces N(0, I) by the VampPrior of Tomczak & Welling 2018
+(https://arxiv.org/abs/1705.07120): the mixture ``(1/K) sum_k q(z|u_k)`` of the
+posteriors of ``K = pseudo_inputs`` learned pseudo-inputs ``u_k``, points in
+the model's input space trained with the rest. Its KL has no closed form: the
+ELBO uses the one-sample estimate ``log q(z|x) - log p(z)``, and the report's
+KL per dimension is not defined. The pseudo-inputs go through the encoder, which
+the model lends the latent with :meth:`Variational.attach` (the encoder stays
+the architecture's module; the latent keeps a plain reference).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import dataclasses
 import math
 
 import torch
+from torch import nn
 
 from aekit.exceptions import ConfigError
 from aekit.latents.deterministic import projection
@@ -82,6 +92,31 @@ def standard_normal_log_prob(z: torch.Tensor, event_dims: int) -> torch.Tensor:
     return lp.flatten(lp.ndim - event_dims).sum(-1)
 
 
+def mixture_log_prob(z: torch.Tensor, components: DiagonalGaussian) -> torch.Tensor:
+    """log of the equal-weight mixture ``(1/K) sum_k N(z; m_k, diag(v_k))``.
+
+    ``components`` holds K Gaussians, (K, *code_shape); ``z`` is (..., *code_shape)
+    and the result ``z.shape[:-n]``. The squared distances of all N points to all
+    K means come from two matrix products, (N, K) and never (N, K, D); they are
+    formed in float64, since they are differences of sums of large terms when a
+    component is narrow.
+    """
+    event = components.mean.ndim - 1
+    lead = z.shape[: z.ndim - event]
+    zf = z.reshape(-1, math.prod(components.mean.shape[1:])).double()  # (N, D)
+    mean = components.mean.flatten(1).double()  # (K, D)
+    logvar = components.logvar.flatten(1).double()
+    prec = (-logvar).exp()
+    quad = (
+        zf.square() @ prec.T
+        - 2.0 * zf @ (mean * prec).T
+        + (mean.square() * prec).sum(1)
+    )  # (N, K): sum_d (z_d - m_kd)^2 / v_kd
+    log_n = -0.5 * (quad + logvar.sum(1) + mean.shape[1] * math.log(2 * math.pi))
+    log_p = torch.logsumexp(log_n, dim=1) - math.log(mean.shape[0])
+    return log_p.to(z.dtype).view(lead)
+
+
 @LATENTS.register("variational")
 class Variational(Component):
     """Gaussian posterior q(z|x) with the reparameterization trick."""
@@ -92,6 +127,8 @@ class Variational(Component):
         beta: float = 1.0  # weight of the KL term (beta-VAE)
         free_bits: float = 0.0  # nats per dimension below which KL is not penalised
         iw_samples: int = 1  # importance samples in the training bound (1: ELBO)
+        prior: str = "normal"  # "normal": N(0, I); "vamp": the VampPrior
+        pseudo_inputs: int = 500  # the VampPrior's components (prior="vamp")
 
     def __init__(self, config: Config, *, feature_shape: tuple[int, ...]):
         super().__init__(config)
@@ -111,9 +148,48 @@ class Variational(Component):
                 "free_bits applies to the ELBO's KL term, which the importance-"
                 "weighted bound (iw_samples > 1) does not have; set one of them."
             )
+        if config.prior not in ("normal", "vamp"):
+            raise ConfigError(
+                f"prior must be 'normal' or 'vamp'. Got {config.prior!r} instead."
+            )
+        if config.prior == "vamp":
+            if not isinstance(config.pseudo_inputs, int) or config.pseudo_inputs < 1:
+                raise ConfigError(
+                    "pseudo_inputs must be an int >= 1. Got "
+                    f"{config.pseudo_inputs!r} instead."
+                )
+            if config.free_bits > 0:
+                raise ConfigError(
+                    "free_bits needs the KL per code dimension, which the VampPrior "
+                    "does not have; use prior='normal' or free_bits=0."
+                )
         self.project = projection(feature_shape, 2 * config.code_size)
         self.code_shape = (config.code_size, *feature_shape[1:])
         self.kl_weight = 1.0  # set by a warm-up schedule; multiplies beta
+        self.pseudo_inputs = None  # (K, *input_shape) once attached, VampPrior only
+
+    def attach(self, encoder: nn.Module, input_shape: tuple[int, ...]) -> None:
+        """Lend the latent the model's encoder (the VampPrior encodes its
+        pseudo-inputs with it) and make the pseudo-inputs for ``input_shape``.
+
+        Initialised as Tomczak & Welling's are, N(0.05, 0.01^2) per element; they
+        are parameters of the latent, saved with the model.
+        """
+        # A plain attribute: registering the encoder here as well would save
+        # its weights twice.
+        self.__dict__["_encoder"] = encoder
+        if self.config.prior == "vamp":
+            shape = (self.config.pseudo_inputs, *input_shape)
+            self.pseudo_inputs = nn.Parameter(0.05 + 0.01 * torch.randn(shape))
+
+    @property
+    def exact_kl(self) -> bool:
+        """Whether KL(q || p) has a closed form (the normal prior)."""
+        return self.config.prior == "normal"
+
+    def prior_components(self) -> DiagonalGaussian:
+        """The VampPrior's K Gaussians, q(z|u_k): (K, *code_shape)."""
+        return self.posterior(self.__dict__["_encoder"](self.pseudo_inputs))
 
     def posterior(self, h: torch.Tensor) -> DiagonalGaussian:
         # float32 even under bf16 autocast: the KL and log densities are sums
@@ -124,15 +200,41 @@ class Variational(Component):
     def mean(self, h: torch.Tensor) -> torch.Tensor:
         return self.posterior(h).mean
 
-    def prior_log_prob(self, z: torch.Tensor) -> torch.Tensor:
-        """log p(z) under the standard normal prior, per sample."""
-        return standard_normal_log_prob(z, len(self.code_shape))
+    def prior_log_prob(
+        self, z: torch.Tensor, *, components: DiagonalGaussian | None = None
+    ) -> torch.Tensor:
+        """log p(z) under the prior, per sample: ``z.shape[:-len(code_shape)]``.
+
+        ``components``: the VampPrior's :meth:`prior_components`, when the
+        caller has them already (an evaluation scoring many chunks of samples).
+        """
+        if self.exact_kl:
+            return standard_normal_log_prob(z, len(self.code_shape))
+        if components is None:
+            components = self.prior_components()
+        return mixture_log_prob(z, components)
+
+    def kl(self, q: DiagonalGaussian, z: torch.Tensor) -> torch.Tensor:
+        """KL(q(z|x) || p(z)) per sample (B,): exact for the normal prior; for
+        the VampPrior the mean of ``log q(z|x) - log p(z)`` over the samples
+        ``z``, (n, B, *code_shape) or (B, *code_shape)."""
+        if self.exact_kl:
+            return q.kl()
+        diff = q.log_prob(z) - self.prior_log_prob(z)
+        return diff.mean(0) if diff.ndim > 1 else diff
 
     def sample_prior(
         self, n: int, *, generator: torch.Generator | None = None
     ) -> torch.Tensor:
         """``n`` codes drawn from the prior, on the CPU: (n, *code_shape)."""
-        return torch.randn((n, *self.code_shape), generator=generator)
+        eps = torch.randn((n, *self.code_shape), generator=generator)
+        if self.exact_kl:
+            return eps
+        with torch.no_grad():
+            comp = self.prior_components()
+        pick = torch.randint(len(comp.mean), (n,), generator=generator)
+        mean, logvar = comp.mean.float().cpu()[pick], comp.logvar.float().cpu()[pick]
+        return mean + (0.5 * logvar).exp() * eps
 
     @property
     def log_weight_scale(self) -> float:
@@ -143,7 +245,7 @@ class Variational(Component):
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         q = self.posterior(h)
         z = q.sample()  # (B, *code_shape)
-        kl = q.kl()  # (B,) nats
+        kl = self.kl(q, z)  # (B,) nats
         terms = {"stat_kl": kl.detach()}
         if not self.training:
             terms["kl"] = self.config.beta * kl

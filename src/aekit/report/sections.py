@@ -541,12 +541,14 @@ def plot_samples(ctx: ReportContext):
     _variational(ctx)
     if not ctx.is_image:
         raise NotApplicable("samples are shown for image data")
-    shape = ctx.module.code_shape
-    z = _rng(ctx, 2).standard_normal((32, *shape))
+    latent = ctx.module.latent
+    gen = torch.Generator().manual_seed(int(_rng(ctx, 2).integers(2**31)))
+    z = latent.sample_prior(32, generator=gen).numpy()
+    prior = "N(0, I)" if latent.exact_kl else "the VampPrior"
     return figures.image_grid(
         ctx.display(_decode(ctx, z)),
         ncols=8,
-        title="decoded draws z ~ N(0, I) from the prior",
+        title=f"decoded draws z ~ {prior} from the prior",
     )
 
 
@@ -590,6 +592,8 @@ def plot_kl(ctx: ReportContext):
 
 def _kl_per_dim(ctx: ReportContext) -> np.ndarray:
     latent = _variational(ctx)
+    if not latent.exact_kl:
+        raise NotApplicable("the VampPrior's KL does not split by dimension")
     ctx.require_data("KL per dimension")
     module = ctx.module
 
@@ -606,7 +610,7 @@ def samples_section(ctx: ReportContext) -> str:
     return ctx.image(
         plot_samples(ctx),
         alt="samples from the prior",
-        caption="Codes drawn from the standard normal prior and decoded (the "
+        caption="Codes drawn from the prior and decoded (the "
         "decoder's mean). Blurry or implausible samples mean the posterior does "
         "not cover the prior well.",
     )
