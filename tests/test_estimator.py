@@ -191,6 +191,8 @@ def test_components_compose_from_short_strings(digits):
         "beta": 2,
         "free_bits": 0.0,
         "iw_samples": 1,
+        "prior": "normal",
+        "pseudo_inputs": 500,
     }
     assert spec["corruption"] == {"kind": "masking", "fraction": 0.3, "rescale": False}
     assert "train_kl" in ae.history_[-1]
