@@ -516,6 +516,15 @@ def test_vamp_options_that_do_not_compose_say_so():
         _iw_module(1, prior="vampire")
     with pytest.raises(ConfigError, match="pseudo_inputs must be an int >= 1"):
         _iw_module(1, prior="vamp", pseudo_inputs=0)
+    items = {"kind": "sequence", "n_items": 50, "hidden_size": 8}
+    latent = {"kind": "variational", "code_size": 3, "prior": "vamp"}
+    with pytest.raises(ConfigError, match="reads item ids; use prior='normal'"):
+        AutoencoderModule(
+            {**default_spec(), "architecture": items, "latent": latent}, (6,)
+        )
+    # The same model with the normal prior builds.
+    latent["prior"] = "normal"
+    AutoencoderModule({**default_spec(), "architecture": items, "latent": latent}, (6,))
 
 
 def test_dynamic_binarization_draws_fresh_binary_batches(digits01):

@@ -77,7 +77,11 @@ class AutoencoderModule(nn.Module):
         cls, cfg = LATENTS.config(spec["latent"])
         self.latent = cls(cfg, feature_shape=self.architecture.feature_shape)
         if hasattr(self.latent, "attach"):  # e.g. the VampPrior encodes with it
-            self.latent.attach(self.architecture.encoder, self.input_shape)
+            self.latent.attach(
+                self.architecture.encoder,
+                self.input_shape,
+                discrete=getattr(self.architecture, "discrete_input", False),
+            )
         cls, cfg = LIKELIHOODS.config(spec["likelihood"])
         self.likelihood = cls(cfg)
         self.architecture.build_decoder(

@@ -289,6 +289,7 @@ class Sequence(Component):
                 f"n_items > 0. Got samples of shape {self.input_shape} with "
                 f"n_items={cfg.n_items}."
             )
+        self.discrete_input = self.mode == "items"  # ids, not values
         self.length = self.input_shape[0]
         self.horizon = cfg.horizon
         self.observed = self.length - cfg.horizon

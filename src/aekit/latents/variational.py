@@ -168,13 +168,21 @@ class Variational(Component):
         self.kl_weight = 1.0  # set by a warm-up schedule; multiplies beta
         self.pseudo_inputs = None  # (K, *input_shape) once attached, VampPrior only
 
-    def attach(self, encoder: nn.Module, input_shape: tuple[int, ...]) -> None:
+    def attach(
+        self, encoder: nn.Module, input_shape: tuple[int, ...], discrete: bool = False
+    ) -> None:
         """Lend the latent the model's encoder (the VampPrior encodes its
         pseudo-inputs with it) and make the pseudo-inputs for ``input_shape``.
 
         Initialised as Tomczak & Welling's are, N(0.05, 0.01^2) per element; they
-        are parameters of the latent, saved with the model.
+        are parameters of the latent, saved with the model. ``discrete``: the
+        encoder reads ids (item sequences), which no learned pseudo-input can be.
         """
+        if self.config.prior == "vamp" and discrete:
+            raise ConfigError(
+                "prior='vamp' learns continuous pseudo-inputs, but this encoder "
+                "reads item ids; use prior='normal' for item sequences."
+            )
         # A plain attribute: registering the encoder here as well would save
         # its weights twice.
         self.__dict__["_encoder"] = encoder
