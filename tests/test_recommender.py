@@ -308,6 +308,8 @@ def test_estimator_checks_its_input():
 
     twin = clone(rec)
     assert twin.get_params() == rec.get_params() and not hasattr(twin, "module_")
+    with pytest.raises(ConfigError, match="'code_size'.*Got 0"):
+        Recommender(**FAST, code_size=0).fit(X)
 
 
 def test_same_seed_same_weights():
