@@ -186,6 +186,7 @@ def mnist_model(noise: str, args) -> aekit.Autoencoder:
         code_size=args.mnist_code,
         spatial_code=True,
         noise=noise,
+        loss=args.mnist_loss,
         epochs=args.mnist_epochs,
         batch_size=64,
         lr=2e-3,
@@ -194,6 +195,10 @@ def mnist_model(noise: str, args) -> aekit.Autoencoder:
         random_state=0,
         device="cpu",
     )
+
+
+def _loss_name(loss: str) -> str:
+    return "MSE" if loss == "mse" else "BCE"  # auto is BCE on [0, 1] pixels
 
 
 def bench_mnist(args) -> tuple[str, list[str]]:
@@ -300,7 +305,8 @@ def bench_mnist(args) -> tuple[str, list[str]]:
         "level, spatial "
         f"code {args.mnist_code} x 7 x 7, {rows[0]['n_params']:,} parameters; "
         f"{args.mnist_train:,} training digits, {args.mnist_epochs} epochs, "
-        "batch 64, Adam lr 2e-3 cosine; one model per condition."
+        f"batch 64, Adam lr 2e-3 cosine, {_loss_name(args.mnist_loss)} loss; one "
+        "model per condition."
     )
     return "\n".join(lines), notes
 
@@ -428,6 +434,12 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist-train", type=int)
     ap.add_argument("--mnist-epochs", type=int)
     ap.add_argument("--mnist-code", type=int, default=32)
+    ap.add_argument(
+        "--mnist-loss",
+        choices=("auto", "mse", "bce"),
+        default="auto",
+        help="MNIST models' loss (auto: BCE, the pixels are in [0, 1])",
+    )
     ap.add_argument("--photos", nargs="+")
     ap.add_argument("--patch", type=int, default=48)
     ap.add_argument("--patches", type=int)
