@@ -197,10 +197,6 @@ def mnist_model(noise: str, args) -> aekit.Autoencoder:
     )
 
 
-def _loss_name(loss: str) -> str:
-    return "MSE" if loss == "mse" else "BCE"  # auto is BCE on [0, 1] pixels
-
-
 def bench_mnist(args) -> tuple[str, list[str]]:
     train = read_idx(args.mnist / "train-images-idx3-ubyte.gz").X[: args.mnist_train]
     test = read_idx(args.mnist / "t10k-images-idx3-ubyte.gz").X[: args.n_test]
@@ -264,6 +260,7 @@ def bench_mnist(args) -> tuple[str, list[str]]:
                 "train_wall": train_wall,
                 "infer_cpu": infer_cpu,
                 "n_params": sum(p.numel() for p in model.module_.parameters()),
+                "loss": model.loss_.upper(),  # what "auto" resolved to
             }
         )
         print(f"  MNIST {label}: aekit {aekit_best:.2f} dB", flush=True)
@@ -305,7 +302,7 @@ def bench_mnist(args) -> tuple[str, list[str]]:
         "level, spatial "
         f"code {args.mnist_code} x 7 x 7, {rows[0]['n_params']:,} parameters; "
         f"{args.mnist_train:,} training digits, {args.mnist_epochs} epochs, "
-        f"batch 64, Adam lr 2e-3 cosine, {_loss_name(args.mnist_loss)} loss; one "
+        f"batch 64, Adam lr 2e-3 cosine, {rows[0]['loss']} loss; one "
         "model per condition."
     )
     return "\n".join(lines), notes
