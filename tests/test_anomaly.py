@@ -73,6 +73,30 @@ def test_one_class_mnist_beats_pca(mnist_train, mnist_test):
     assert np.isfinite(scores[-1]) and scores[-1] > 0
 
 
+def test_convolutional_detector(mnist_train, mnist_test):
+    digit = 8
+    train = mnist_train.X[mnist_train.y == digit][:1000]
+    test, labels = mnist_test.X[:2000], (mnist_test.y[:2000] != digit).astype(int)
+    det = AnomalyDetector({"architecture": "conv"}, random_state=0).fit(train)
+    spec = det.autoencoder_.module_.spec()["architecture"]
+    assert spec["kind"] == "conv" and tuple(spec["channels"]) == (16, 32)
+    assert det.autoencoder_.batch_size == 64 and det.score_ == "normalized"
+    auc = roc_auc_score(labels, det.decision_function(test))
+    flat = train.reshape(len(train), -1) / 255.0
+    flat_test = test.reshape(len(test), -1) / 255.0
+    pca = PCA(32, random_state=0).fit(flat)
+    err = ((pca.inverse_transform(pca.transform(flat_test)) - flat_test) ** 2).mean(1)
+    auc_pca = roc_auc_score(labels, err)
+    assert auc > auc_pca + 0.03, f"conv {auc:.4f} vs PCA {auc_pca:.4f}"
+    # Given settings win over the conv defaults.
+    det = AnomalyDetector(
+        {"architecture": "conv", "channels": (8,), "batch_size": 100, "epochs": 1},
+        random_state=0,
+    ).fit(train[:200])
+    assert det.autoencoder_.module_.spec()["architecture"]["channels"] in ([8], (8,))
+    assert det.autoencoder_.batch_size == 100
+
+
 def test_default_epochs_follow_the_data_size():
     assert auto_epochs(5300, 256) == 5  # one MNIST digit: the floor
     assert auto_epochs(225, 256) == 100  # a 250-row table: one step an epoch

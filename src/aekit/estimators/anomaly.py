@@ -27,6 +27,7 @@ from aekit.data.readers import Dataset
 from aekit.estimators.autoencoder import Autoencoder
 from aekit.estimators.base import register_estimator
 from aekit.exceptions import ConfigError, ModelFileError, NotFittedError
+from aekit.registry import ARCHITECTURES
 from aekit.runs import read_run, write_run
 
 # The inner autoencoder's defaults, chosen on a selection protocol that never
@@ -47,6 +48,11 @@ AUTOENCODER_DEFAULTS: dict[str, Any] = {
 # 2e-3 gained 0.7 points of mean ROC-AUC over 1e-3 in the MNIST selection at 5
 # epochs; on breast cancer it lost 0.02 (0.921 vs 0.939), so tables keep 1e-3.
 PIXEL_LR, TABLE_LR = 2e-3, 1e-3
+# With a convolutional architecture: two levels of few channels and smaller
+# batches (more steps in the same ~5 epochs). In the selection, (16, 32) with
+# batch 64 scored a mean of 95.9 at 10.6 CPU s per digit; (32, 64) 95.8 at
+# 28.2 s; the Autoencoder's (32, 64, 128) with batch 256 90.3 at 53.1 s.
+CONV_DEFAULTS: dict[str, Any] = {"channels": (16, 32), "batch_size": 64}
 SCORES = ("auto", "mse", "normalized", "elbo")
 # Optimizer steps the default epochs plan for, and the epoch range: 5 epochs
 # of one MNIST digit (about 20 steps each), 100 of a 250-row table.
@@ -193,14 +199,13 @@ class AnomalyDetector(BaseEstimator):
                 "The 'autoencoder' parameter of AnomalyDetector must be a dict of "
                 f"Autoencoder parameters or None. Got {self.autoencoder!r}."
             )
-        params = {
-            **AUTOENCODER_DEFAULTS,
-            **auto_sizes(n_features),
-            **(self.autoencoder or {}),
-        }
-        if "lr" not in (self.autoencoder or {}):
+        given = self.autoencoder or {}
+        params = {**AUTOENCODER_DEFAULTS, **auto_sizes(n_features), **given}
+        if ARCHITECTURES.parse(params.get("architecture", "dense"))["kind"] == "conv":
+            params |= {k: v for k, v in CONV_DEFAULTS.items() if k not in given}
+        if "lr" not in given:
             params["lr"] = PIXEL_LR if pixel_like else TABLE_LR
-        if "epochs" not in (self.autoencoder or {}):
+        if "epochs" not in given:
             n_train = int(n_samples * (1.0 - float(params["validation_fraction"])))
             params["epochs"] = auto_epochs(n_train, int(params["batch_size"]))
         known = Autoencoder().get_params()
