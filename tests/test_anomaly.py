@@ -17,7 +17,8 @@ from sklearn.metrics import roc_auc_score
 import aekit
 from aekit import AnomalyDetector
 from aekit.cli import cli
-from aekit.estimators.anomaly import auto_epochs, auto_sizes
+from aekit.data import Dataset
+from aekit.estimators.anomaly import PIXEL_LR, TABLE_LR, auto_epochs, auto_sizes
 from aekit.exceptions import ConfigError, DataError, NotFittedError
 
 FAST = {"epochs": 30}
@@ -97,11 +98,22 @@ def test_convolutional_detector(mnist_train, mnist_test):
     assert det.autoencoder_.batch_size == 100
 
 
-def test_default_epochs_follow_the_data_size():
+def test_defaults_follow_the_data(cancer, cancer_detector):
     assert auto_epochs(5300, 256) == 5  # one MNIST digit: the floor
     assert auto_epochs(225, 256) == 100  # a 250-row table: one step an epoch
     assert auto_epochs(10**7, 256) == 5
     assert auto_epochs(2600, 256) == 10  # 11 steps an epoch: >= 100 steps
+    # Tables: lr 1e-3 and the plain MSE; pixels (integers, or floats whose
+    # data set names a value range): lr 2e-3 and the normalized score.
+    assert cancer_detector.autoencoder_.lr == TABLE_LR
+    digits = aekit.data.load("digits")
+    named = Dataset(digits.X[:300], value_range=(0, 16))  # float32 0-16
+    for X in (digits.X[:300].astype(np.uint8), named):
+        det = AnomalyDetector({"epochs": 1}, random_state=0).fit(X)
+        assert det.autoencoder_.lr == PIXEL_LR and det.score_ == "normalized"
+    # The same floats without a named range are a table.
+    det = AnomalyDetector({"epochs": 1}, random_state=0).fit(digits.X[:300])
+    assert det.autoencoder_.lr == TABLE_LR and det.score_ == "mse"
 
 
 def test_breast_cancer_and_conventions(cancer, cancer_detector):

@@ -261,9 +261,10 @@ class AnomalyDetector(BaseEstimator):
         self._check_params()
         X_arr = X.X if isinstance(X, Dataset) else np.asarray(X)
         n_features = int(np.prod(X_arr.shape[1:])) if X_arr.ndim > 1 else 1
-        ae = Autoencoder(
-            **self._autoencoder_params(n_features, len(X_arr), _pixel_like(X_arr))
+        pixel_like = _pixel_like(X_arr) or (
+            isinstance(X, Dataset) and X.value_range is not None
         )
+        ae = Autoencoder(**self._autoencoder_params(n_features, len(X_arr), pixel_like))
         if self.target_fpr is not None and not ae.validation_fraction > 0:
             raise ConfigError(
                 "target_fpr needs held-out normal data: set the autoencoder's "
@@ -493,7 +494,8 @@ class AnomalyDetector(BaseEstimator):
 
 def _pixel_like(X_arr) -> bool:
     """Integer data (pixels, counts) or data already in [0, 1]: what the
-    Autoencoder's automatic scaling maps to [0, 1] rather than standardizing."""
+    Autoencoder's automatic scaling maps to [0, 1] rather than standardizing
+    (so does a data set that names its value range, e.g. image files)."""
     if X_arr.size == 0:
         return False
     if X_arr.dtype.kind in "ui":
