@@ -244,6 +244,12 @@ SELECT_CANDIDATES = {
         "lr": 3e-3,
     },
     "dense 256, code 32, BCE loss": {"loss": "bce"},
+    "conv 16-32, batch 64 (the conv defaults)": {"architecture": "conv"},
+    "conv 32-64-128 (the Autoencoder's channels), batch 256": {
+        "architecture": "conv",
+        "channels": (32, 64, 128),
+        "batch_size": 256,
+    },
 }
 SELECT_EXPONENTS = (0.0, 0.5, 1.0, 1.5, 2.0)
 
@@ -266,13 +272,15 @@ def select(digits) -> str:
             own = rng.permutation(np.flatnonzero(train.y == d))
             n_fit = int(0.8 * len(own))
             others = rng.choice(np.flatnonzero(train.y != d), 4000, replace=False)
-            X_eval = flat[np.r_[own[n_fit:], others]]
+            conv = params.get("architecture") == "conv"
+            shape = (-1, 1, 28, 28) if conv else (-1, 784)
+            X_fit = flat[own[:n_fit]].reshape(shape)
+            X_eval = flat[np.r_[own[n_fit:], others]].reshape(shape)
             y = np.r_[np.zeros(len(own) - n_fit), np.ones(len(others))]
             det = aekit.AnomalyDetector(params, score="mse", random_state=0)
-            X_fit = flat[own[:n_fit]]
             _, cpu, _ = _timed(lambda det=det, X=X_fit: det.fit(X))
             mse = det.decision_function(X_eval)
-            rms = np.sqrt((X_eval**2).mean(1))
+            rms = np.sqrt((X_eval.reshape(len(X_eval), -1) ** 2).mean(1))
             for a in SELECT_EXPONENTS:
                 aucs[a].append(100 * roc_auc_score(y, mse / np.maximum(rms, 1e-3) ** a))
             cpus.append(cpu)

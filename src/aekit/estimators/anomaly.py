@@ -49,9 +49,9 @@ AUTOENCODER_DEFAULTS: dict[str, Any] = {
 # epochs; on breast cancer it lost 0.02 (0.921 vs 0.939), so tables keep 1e-3.
 PIXEL_LR, TABLE_LR = 2e-3, 1e-3
 # With a convolutional architecture: two levels of few channels and smaller
-# batches (more steps in the same ~5 epochs). In the selection, (16, 32) with
-# batch 64 scored a mean of 95.9 at 10.6 CPU s per digit; (32, 64) 95.8 at
-# 28.2 s; the Autoencoder's (32, 64, 128) with batch 256 90.3 at 53.1 s.
+# batches (more steps in the same ~5 epochs). In the selection (anomaly_select
+# .md), (16, 32) with batch 64 scored a mean of 95.9; the Autoencoder's
+# (32, 64, 128) with batch 256 92.4 at five times the CPU time.
 CONV_DEFAULTS: dict[str, Any] = {"channels": (16, 32), "batch_size": 64}
 SCORES = ("auto", "mse", "normalized", "elbo")
 # Optimizer steps the default epochs plan for, and the epoch range: 5 epochs
