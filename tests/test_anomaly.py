@@ -20,6 +20,8 @@ from aekit.cli import cli
 from aekit.data import Dataset
 from aekit.estimators.anomaly import PIXEL_LR, TABLE_LR, auto_epochs, auto_sizes
 from aekit.exceptions import ConfigError, DataError, NotFittedError
+from aekit.report.html import make_context
+from aekit.report.sections import anomaly_section
 
 FAST = {"epochs": 30}
 
@@ -229,6 +231,11 @@ def test_save_load_and_cli(cancer, cancer_detector, tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert "Anomaly threshold" in r.output
+    assert "could not write the report" not in r.output, r.output
+    # The report describes the inner autoencoder and the detector's scores.
+    page = (run / "report.html").read_text()
+    assert 'href="#anomaly"' in page and 'href="#errors"' in page
+    assert "AnomalyDetector (around an Autoencoder)" in page
     summary = json.loads((run / "summary.json").read_text())
     assert summary["estimator"] == "AnomalyDetector"
     assert summary["autoencoder"]["epochs_run"] <= 20
@@ -246,8 +253,22 @@ def test_save_load_and_cli(cancer, cancer_detector, tmp_path):
     det = aekit.load(run)
     np.testing.assert_allclose(rows["score"], det.decision_function(test_X), rtol=1e-5)
     np.testing.assert_array_equal(rows["flag"], det.predict(test_X))
+    ctx = make_context(run, str(tmp_path / "test.csv"))
+    note = f"{det.predict(test_X).mean() * 100:.1f}% of this data lies above it"
+    assert note in anomaly_section(ctx)
     top = r.output.splitlines()[-5:]
     assert int(top[0].split("\t")[0]) == int(np.argmax(rows["score"])), r.output
+
+    # --score picks the score: digits would get the normalized one by default.
+    for flag, expected in (([], "normalized"), (["--score", "mse"], "mse")):
+        out_dir = tmp_path / f"digits{len(flag)}"
+        r = runner.invoke(
+            cli,
+            ["fit", "digits", "--task", "anomaly", "--epochs", "1", "--quiet"]
+            + ["--out", str(out_dir), *flag],
+        )
+        assert r.exit_code == 0, r.output
+        assert json.loads((out_dir / "summary.json").read_text())["score"] == expected
 
     # A plain autoencoder run is not a detector; an unknown flag for a task.
     r = runner.invoke(

@@ -13,7 +13,7 @@ import torch
 from click.testing import CliRunner
 from PIL import Image
 
-from aekit import Autoencoder
+from aekit import AnomalyDetector, Autoencoder
 from aekit.cli import cli
 from aekit.data.readers import Dataset
 from aekit.report import html as report_html
@@ -198,15 +198,19 @@ def test_kl_per_dimension_matches_the_model_loss(runs, digits):
     assert abs(kl.sum() - total) < 1e-4 * max(1.0, total), (kl.sum(), total)
 
 
-def test_threshold_and_quantiles_drawn(runs, digits):
-    ctx = make_context(runs["plain"], digits, max_samples=300)
-    ctx.model.threshold_ = float(np.quantile(ctx.errors, 0.9))
-    page = render(ctx)
-    body = section_html(page, "errors")
-    assert "Anomaly threshold" in body
+def test_anomaly_threshold_and_scores_drawn(digits, tmp_path):
+    det = AnomalyDetector({"epochs": 2}, contamination=0.1, random_state=0)
+    det.fit(digits).save(tmp_path / "det")
+    page = render(make_context(tmp_path / "det", digits, max_samples=2000))
+    body = section_html(page, "anomaly")
+    assert f"Threshold {det.threshold_:.4g} (contamination 0.1)" in body
+    # The training data: 10% of it lies above the threshold by construction.
     share = float(re.search(r"([\d.]+)% of this data lies above it", body).group(1))
     assert 9 <= share <= 11, share
-    del ctx.model.threshold_
+    assert len(images_of(body)) == 1
+    # The MSE histogram does not draw a threshold that is in the score's units.
+    assert "threshold" not in section_html(page, "errors").lower()
+    assert "AnomalyDetector (around an Autoencoder)" in section_html(page, "summary")
 
 
 def test_a_new_section_is_one_function(runs, digits):

@@ -221,6 +221,14 @@ FIT_OPTIONS: list[tuple[str, str, Any, str, Any]] = [
         "--task anomaly: threshold flagging this fraction of held-out data.",
         None,
     ),
+    (
+        "--score",
+        "score",
+        click.Choice(["auto", "mse", "normalized", "elbo"]),
+        "--task anomaly: the anomaly score (auto: normalized for images, mse "
+        "for tables, elbo for a variational latent).",
+        None,
+    ),
     ("--device", "device", str, "auto, cpu, cuda, cuda:N or mps.", None),
 ]
 

@@ -451,6 +451,7 @@ def error_histogram(
     threshold: float | None = None,
     data_label: str = "this data",
     unit: str = "per-sample MSE (scaled units)",
+    reference_label: str = "held-out errors at fit time",
 ):
     """Histogram of per-sample reconstruction errors.
 
@@ -497,7 +498,7 @@ def error_histogram(
                 histtype="step",
                 color="0.15",
                 lw=1.4,
-                label="held-out errors at fit time",
+                label=reference_label,
             )
         for m, style in zip(marks, (":", "--", "-."), strict=False):
             v = float(np.interp(m, lv, q))

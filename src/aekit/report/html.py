@@ -202,12 +202,22 @@ class ReportContext:
     ):
         from aekit.data.readers import Dataset
 
-        self.model = model
         self.run_dir = Path(run_dir) if run_dir is not None else None
+        # An AnomalyDetector wraps an autoencoder (saved in a subfolder): the
+        # model's sections describe that autoencoder, the anomaly section the
+        # detector's scores and threshold.
+        self.detector = None
+        model_dir = self.run_dir
+        if hasattr(model, "autoencoder_"):
+            self.detector, model = model, model.autoencoder_
+            if self.run_dir is not None:
+                sub = _read_json(self.run_dir / "config.json").get("autoencoder")
+                model_dir = self.run_dir / sub if sub else None
+        self.model = model
         if config is None:
-            config = _read_json(self.run_dir / "config.json") if self.run_dir else {}
+            config = _read_json(model_dir / "config.json") if model_dir else {}
         if summary is None:
-            summary = _read_json(self.run_dir / "summary.json") if self.run_dir else {}
+            summary = _read_json(model_dir / "summary.json") if model_dir else {}
         self.config, self.summary = config, summary
         self.seed = seed
         self.label_name = label_name
@@ -295,6 +305,13 @@ class ReportContext:
         from aekit.metrics import per_sample_mse
 
         return per_sample_mse(self.Xs, self.recon_s)
+
+    @functools.cached_property
+    def anomaly_scores(self) -> np.ndarray:
+        """The detector's anomaly scores of the data (higher: more anomalous)."""
+        if self.detector is None:
+            raise NotApplicable("the estimator is not an anomaly detector")
+        return self.detector.decision_function(self.require_data("anomaly scores"))
 
     @functools.cached_property
     def codes(self) -> np.ndarray:
@@ -451,10 +468,11 @@ def render(ctx: ReportContext, *, title: str | None = None) -> str:
             continue
         if body:
             parts.append((spec, body))
-    run = ctx.run_dir.name if ctx.run_dir else type(ctx.model).__name__
+    estimator = type(ctx.detector or ctx.model).__name__
+    run = ctx.run_dir.name if ctx.run_dir else estimator
     title = title or f"aekit report: {run}"
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    sub = [f"{type(ctx.model).__name__}"]
+    sub = [estimator]
     if ctx.run_dir:
         sub.append(f"run folder <code>{html.escape(str(ctx.run_dir))}</code>")
     if ctx.X is not None:

@@ -64,6 +64,13 @@ def _keys(items: list[tuple[str, str]]) -> str:
     )
 
 
+def _estimator_name(ctx: ReportContext) -> str:
+    name = ctx.config.get("estimator", type(ctx.model).__name__)
+    if ctx.detector is not None:
+        return f"{type(ctx.detector).__name__} (around an {name})"
+    return name
+
+
 @section("summary", "Summary", order=10)
 def summary_section(ctx: ReportContext) -> str:
     cfg, summ, model = ctx.config, ctx.summary, ctx.model
@@ -91,7 +98,7 @@ def summary_section(ctx: ReportContext) -> str:
     code_shape = getattr(getattr(model, "module_", None), "code_shape", None)
     regs = ", ".join(_component(r) for r in spec.get("regularizers") or [])
     model_rows = [
-        ("estimator", cfg.get("estimator", type(model).__name__)),
+        ("estimator", _estimator_name(ctx)),
         ("architecture", _component(spec.get("architecture"))),
         ("latent", _component(spec.get("latent"))),
         ("code shape", " x ".join(map(str, code_shape)) if code_shape else None),
@@ -468,12 +475,10 @@ def plot_errors(ctx: ReportContext):
     if quantiles is not None:
         quantiles = np.asarray(quantiles, float)
         levels = np.linspace(0.0, 1.0, len(quantiles))
-    threshold = getattr(model, "threshold_", None)
     return figures.error_histogram(
         errors,
         quantile_levels=levels,
         quantiles=quantiles,
-        threshold=None if threshold is None else float(threshold),
         data_label=ctx.data_note or "data",
         unit=f"per-sample MSE ({ctx.unit})",
     )
@@ -507,7 +512,6 @@ def errors_section(ctx: ReportContext) -> str:
             row.append(float(np.quantile(errors, lv)))
         rows.append(row)
     out += ctx.table(rows, header, caption="Per-sample MSE quantiles")
-    threshold = getattr(ctx.model, "threshold_", None)
     if errors is not None:
         q99 = float(np.interp(0.99, levels, q))
         share = float(np.mean(errors > q99)) * 100
@@ -515,13 +519,49 @@ def errors_section(ctx: ReportContext) -> str:
             f'<p class="note">{share:.1f}% of this data lies above the fit\'s 99% '
             "quantile (about 1% is expected for data like the training data).</p>"
         )
-        if threshold is not None:
-            flagged = float(np.mean(errors > float(threshold))) * 100
-            out += (
-                f'<p class="note">Anomaly threshold {float(threshold):.4g}: '
-                f"{flagged:.1f}% of this data lies above it.</p>"
-            )
     return out
+
+
+# -- anomaly scores ---------------------------------------------------------------
+@plot("anomaly_scores")
+def plot_anomaly_scores(ctx: ReportContext):
+    det = ctx.detector
+    if det is None:
+        raise NotApplicable("the estimator is not an anomaly detector")
+    held = np.sort(np.asarray(det.held_out_scores_, float))
+    return figures.error_histogram(
+        ctx.anomaly_scores if ctx.X is not None else None,
+        quantile_levels=np.linspace(0.0, 1.0, len(held)),
+        quantiles=held,
+        threshold=float(det.threshold_),
+        data_label=ctx.data_note or "data",
+        unit=f"anomaly score ({det.score_}; higher is more anomalous)",
+        reference_label="held-out scores at fit time",
+    )
+
+
+@section("anomaly", "Anomaly scores", order=65)
+def anomaly_section(ctx: ReportContext) -> str:
+    fig = plot_anomaly_scores(ctx)
+    det = ctx.detector
+    out = ctx.image(
+        fig,
+        alt="histogram of anomaly scores with the threshold",
+        caption=f"The detector's anomaly score ({det.score_}). The outline is "
+        "the held-out normal samples' scores at fit time; the red line is the "
+        "threshold above which a sample is predicted anomalous.",
+    )
+    held = np.asarray(det.held_out_scores_, float)
+    lines = [
+        f"Threshold {det.threshold_:.4g} "
+        f"({det.summary()['threshold_rule']}): "
+        f"{np.mean(held > det.threshold_) * 100:.1f}% of the held-out normal "
+        "samples lie above it."
+    ]
+    if ctx.X is not None:
+        flagged = float(np.mean(ctx.anomaly_scores > det.threshold_)) * 100
+        lines.append(f"{flagged:.1f}% of this data lies above it.")
+    return out + "".join(f'<p class="note">{html.escape(t)}</p>' for t in lines)
 
 
 # -- variational ------------------------------------------------------------------
