@@ -188,8 +188,8 @@ def mnist_model(noise: str, args) -> aekit.Autoencoder:
         noise=noise,
         loss=args.mnist_loss,
         epochs=args.mnist_epochs,
-        batch_size=64,
-        lr=2e-3,
+        batch_size=args.mnist_batch,
+        lr=args.mnist_lr,
         patience=None,
         validation_fraction=0.02,
         random_state=0,
@@ -302,7 +302,8 @@ def bench_mnist(args) -> tuple[str, list[str]]:
         "level, spatial "
         f"code {args.mnist_code} x 7 x 7, {rows[0]['n_params']:,} parameters; "
         f"{args.mnist_train:,} training digits, {args.mnist_epochs} epochs, "
-        f"batch 64, Adam lr 2e-3 cosine, {rows[0]['loss']} loss; one "
+        f"batch {args.mnist_batch}, Adam lr {args.mnist_lr:g} cosine, "
+        f"{rows[0]['loss']} loss; one "
         "model per condition."
     )
     return "\n".join(lines), notes
@@ -431,6 +432,8 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist-train", type=int)
     ap.add_argument("--mnist-epochs", type=int)
     ap.add_argument("--mnist-code", type=int, default=32)
+    ap.add_argument("--mnist-batch", type=int, default=64)
+    ap.add_argument("--mnist-lr", type=float, default=2e-3)
     ap.add_argument(
         "--mnist-loss",
         choices=("auto", "mse", "bce"),
