@@ -43,6 +43,15 @@ def cancer_detector(cancer):
     return AnomalyDetector(FAST, contamination=0.05, random_state=0).fit(cancer[0])
 
 
+def _pca_auc(train, test, labels) -> float:
+    """ROC-AUC of the reconstruction error of a 32-component PCA of ``train``."""
+    flat = train.reshape(len(train), -1) / 255.0
+    flat_test = test.reshape(len(test), -1) / 255.0
+    pca = PCA(32, random_state=0).fit(flat)
+    err = ((pca.inverse_transform(pca.transform(flat_test)) - flat_test) ** 2).mean(1)
+    return roc_auc_score(labels, err)
+
+
 def test_one_class_mnist_beats_pca(mnist_train, mnist_test):
     # Ruff et al.'s protocol on a subset: fit on digit 8, score test digits.
     digit = 8
@@ -52,11 +61,7 @@ def test_one_class_mnist_beats_pca(mnist_train, mnist_test):
     assert det.score_ == "normalized"  # pixels: the MSE over the sample's RMS
     assert det.autoencoder_.epochs == auto_epochs(1800, 256) == 13
     auc = roc_auc_score(labels, det.decision_function(test))
-    flat = train.reshape(len(train), -1) / 255.0
-    flat_test = test.reshape(len(test), -1) / 255.0
-    pca = PCA(32, random_state=0).fit(flat)
-    err = ((pca.inverse_transform(pca.transform(flat_test)) - flat_test) ** 2).mean(1)
-    auc_pca = roc_auc_score(labels, err)
+    auc_pca = _pca_auc(train, test, labels)
     assert auc > auc_pca + 0.03, f"autoencoder {auc:.4f} vs PCA {auc_pca:.4f}"
     # The same model (same seed) scored by the plain MSE judges the thin,
     # faint digits (1s, 7s) normal: the normalization is what lifts digit 8.
@@ -85,11 +90,7 @@ def test_convolutional_detector(mnist_train, mnist_test):
     assert spec["kind"] == "conv" and tuple(spec["channels"]) == (16, 32)
     assert det.autoencoder_.batch_size == 64 and det.score_ == "normalized"
     auc = roc_auc_score(labels, det.decision_function(test))
-    flat = train.reshape(len(train), -1) / 255.0
-    flat_test = test.reshape(len(test), -1) / 255.0
-    pca = PCA(32, random_state=0).fit(flat)
-    err = ((pca.inverse_transform(pca.transform(flat_test)) - flat_test) ** 2).mean(1)
-    auc_pca = roc_auc_score(labels, err)
+    auc_pca = _pca_auc(train, test, labels)
     assert auc > auc_pca + 0.03, f"conv {auc:.4f} vs PCA {auc_pca:.4f}"
     # Given settings win over the conv defaults.
     det = AnomalyDetector(

@@ -262,8 +262,13 @@ class AnomalyDetector(BaseEstimator):
         self._check_params()
         X_arr = X.X if isinstance(X, Dataset) else np.asarray(X)
         n_features = int(np.prod(X_arr.shape[1:])) if X_arr.ndim > 1 else 1
-        pixel_like = _pixel_like(X_arr) or (
-            isinstance(X, Dataset) and X.value_range is not None
+        lo, hi = _bounds(X_arr)  # one pass over the data, for lr and score
+        # Pixel-like: what the Autoencoder's automatic scaling maps to [0, 1]
+        # rather than standardizing (non-negative integers such as pixels or
+        # counts, data in [0, 1], a data set that names its value range).
+        named_range = isinstance(X, Dataset) and X.value_range is not None
+        pixel_like = named_range or (
+            lo >= 0.0 and (hi <= 1.0 or X_arr.dtype.kind in "ui")
         )
         ae = Autoencoder(**self._autoencoder_params(n_features, len(X_arr), pixel_like))
         if self.target_fpr is not None and not ae.validation_fraction > 0:
@@ -274,7 +279,7 @@ class AnomalyDetector(BaseEstimator):
         ae.fit(X, checkpoint=checkpoint, resume=resume)
         self.autoencoder_ = ae
         self.n_features_in_ = ae.n_features_in_
-        self.score_ = self._resolve_score(X_arr)
+        self.score_ = self._resolve_score(nonnegative=lo >= 0.0)
         self._weights = self._check_weights()
         self.decision_scores_ = self._scores(X_arr)
         held = ae.validation_indices_
@@ -296,7 +301,7 @@ class AnomalyDetector(BaseEstimator):
         self.fit_seconds_ = time.perf_counter() - t0
         return self
 
-    def _resolve_score(self, X_arr) -> str:
+    def _resolve_score(self, *, nonnegative: bool) -> str:
         ae = self.autoencoder_
         variational = ae.module_.spec()["latent"]["kind"] == "variational"
         if self.score == "auto":
@@ -307,16 +312,21 @@ class AnomalyDetector(BaseEstimator):
             # model of "8"s) is not judged normal for having little ink to
             # miss. Standardized tables keep the plain MSE.
             scaler = ae.scaler_
-            nonnegative = scaler.unit_interval or (
-                scaler.fitted_mode == "none" and float(np.min(X_arr)) >= 0.0
-            )
-            return "normalized" if nonnegative else "mse"
+            unscaled = scaler.fitted_mode == "none" and nonnegative
+            return "normalized" if scaler.unit_interval or unscaled else "mse"
         if self.score == "elbo" and not variational:
             raise ConfigError(
                 "score='elbo' needs a variational latent; set "
                 "autoencoder={'latent': 'variational'} or use score='mse'."
             )
         return self.score
+
+    @property
+    def threshold_rule(self) -> str:
+        """How ``threshold_`` was set, in words."""
+        if self.target_fpr is not None:
+            return f"held-out FPR {self.target_fpr}"
+        return f"contamination {self.contamination}"
 
     def _check_weights(self) -> np.ndarray | None:
         if self.feature_weights is None:
@@ -353,18 +363,18 @@ class AnomalyDetector(BaseEstimator):
             w = torch.from_numpy(self._weights).to(device)
             w = w / w.sum()
         gen = torch.Generator().manual_seed(0)
+
+        def mean(t):  # per-sample (weighted) mean over the features of (B, ...)
+            return t.flatten(1).mean(1) if w is None else (t * w).flatten(1).sum(1)
+
         out = []
         for start in range(0, len(X), batch_size):
             xs = ae.scaler_.transform(X[start : start + batch_size])
             xb = torch.from_numpy(np.ascontiguousarray(xs)).to(device)
             if self.score_ in ("mse", "normalized"):
-                sq = (xb - module(xb)).square()  # (B, *input_shape)
-                s = sq.flatten(1).mean(1) if w is None else (sq * w).flatten(1).sum(1)
+                s = mean((xb - module(xb)).square())
                 if self.score_ == "normalized":
-                    energy = xb.square() if w is None else xb.square() * w
-                    energy = energy.flatten(1)
-                    ms = energy.mean(1) if w is None else energy.sum(1)
-                    s = s / ms.sqrt().clamp_min(RMS_FLOOR)
+                    s = s / mean(xb.square()).sqrt().clamp_min(RMS_FLOOR)
             else:
                 s = _negative_elbo(module, xb, gen)
             out.append(s.double().cpu().numpy())
@@ -401,11 +411,7 @@ class AnomalyDetector(BaseEstimator):
             "estimator": type(self).__name__,
             "score": self.score_,
             "threshold": self.threshold_,
-            "threshold_rule": (
-                f"held-out FPR {self.target_fpr}"
-                if self.target_fpr is not None
-                else f"contamination {self.contamination}"
-            ),
+            "threshold_rule": self.threshold_rule,
             "training_flagged_fraction": float(np.mean(self.labels_)),
             "held_out_flagged_fraction": float(np.mean(held > self.threshold_)),
             "held_out_scores": {
@@ -493,14 +499,11 @@ class AnomalyDetector(BaseEstimator):
         return est
 
 
-def _pixel_like(X_arr) -> bool:
-    """Non-negative integers (pixels, counts) or data already in [0, 1]: what the
-    Autoencoder's automatic scaling maps to [0, 1] rather than standardizing
-    (so does a data set that names its value range, e.g. image files)."""
+def _bounds(X_arr) -> tuple[float, float]:
+    """The data's minimum and maximum ((0, 0) for no data)."""
     if X_arr.size == 0:
-        return False
-    lo, hi = float(np.min(X_arr)), float(np.max(X_arr))
-    return 0.0 <= lo and (hi <= 1.0 or X_arr.dtype.kind in "ui")
+        return 0.0, 0.0
+    return float(np.min(X_arr)), float(np.max(X_arr))
 
 
 def _negative_elbo(module, xb: torch.Tensor, gen: torch.Generator) -> torch.Tensor:

@@ -554,7 +554,7 @@ def anomaly_section(ctx: ReportContext) -> str:
     held = np.asarray(det.held_out_scores_, float)
     lines = [
         f"Threshold {det.threshold_:.4g} "
-        f"({det.summary()['threshold_rule']}): "
+        f"({det.threshold_rule}): "
         f"{np.mean(held > det.threshold_) * 100:.1f}% of the held-out normal "
         "samples lie above it."
     ]
