@@ -79,7 +79,7 @@ def log_weights(model, x: torch.Tensor, k: int, *, chunk: int = 10_000) -> torch
     for start in range(0, k, per_pass):
         n = min(per_pass, k - start)
         z = q.rsample(n)  # (n, B, *code)
-        logits = model.architecture.decoder(z.flatten(0, 1))  # (n*B, [P,] *x)
+        logits = model.decoder_output(z.flatten(0, 1), x)  # (n*B, [P,] *x)
         xs = x.expand(n, *x.shape).flatten(0, 1)  # (n*B, *x)
         log_px = _recon_log_prob(model, logits, xs).view(n, B)
         log_pz = model.latent.prior_log_prob(z, components=prior)  # (n, B)
@@ -101,7 +101,7 @@ def elbo_terms(
     check_model(model)
     q = model.latent.posterior(model.architecture.encoder(x))
     z = q.rsample(n_samples)  # (n, B, *code)
-    logits = model.architecture.decoder(z.flatten(0, 1))
+    logits = model.decoder_output(z.flatten(0, 1), x)
     xs = x.expand(n_samples, *x.shape).flatten(0, 1)
     recon = -_recon_log_prob(model, logits, xs).view(n_samples, -1).mean(0)
     kl = model.latent.kl(q, z)

@@ -45,6 +45,7 @@ from aekit.exceptions import ConfigError
 from aekit.registry import ARCHITECTURES, Component
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+MAX_TRANSITION_ITEMS = 10_000  # the item transition table is dense: 400 MB here
 
 
 def _last_valid_length(valid: torch.Tensor) -> torch.Tensor:
@@ -245,6 +246,7 @@ class Sequence(Component):
         frame_channels: tuple[int, ...] = (32, 64)  # per-frame conv widths
         frame_features: int = 256  # per-frame feature vector fed to the RNN
         frame_patch: int = 4  # pixels folded into channels before the convs
+        item_transitions: bool = False  # items: add a first-order Markov chain
 
     def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
         super().__init__(config)
@@ -304,6 +306,26 @@ class Sequence(Component):
             )
         self.encoder = SequenceEncoder(self)
         self.feature_shape = (cfg.hidden_size,)
+        self.transition_weight = None
+        if cfg.item_transitions:
+            if self.mode != "items" or not cfg.horizon:
+                raise ConfigError(
+                    "item_transitions needs item windows (n_items > 0) and "
+                    f"horizon > 0. Got {self.mode} with horizon={cfg.horizon}."
+                )
+            if cfg.n_items > MAX_TRANSITION_ITEMS:
+                raise ConfigError(
+                    f"item_transitions keeps a dense {cfg.n_items} x {cfg.n_items} "
+                    f"table; it allows at most {MAX_TRANSITION_ITEMS} items. Use "
+                    "item_transitions=False for this catalog."
+                )
+            n = cfg.n_items + 1
+            # Counts of (last observed item, next item) pairs and of next items,
+            # filled by fit_transitions; the weight of the chain's log-probability
+            # is learned with the rest of the model.
+            self.register_buffer("transition_counts", torch.zeros(n, n))
+            self.register_buffer("next_counts", torch.zeros(n))
+            self.transition_weight = nn.Parameter(torch.ones(()))
 
     def build_decoder(self, code_shape: tuple[int, ...], n_params: int = 1) -> None:
         if len(code_shape) != 1:
@@ -311,6 +333,50 @@ class Sequence(Component):
                 f"The sequence architecture needs a flat code. Got {code_shape}."
             )
         self.decoder = SequenceDecoder(self, code_shape[0], n_params)
+
+    def fit_transitions(self, windows: torch.Tensor) -> None:
+        """Count each window's (last observed item, first future item) pair.
+
+        ``windows``: (n, L) item ids, the training windows; replaces the counts.
+        """
+        obs = windows[:, : self.observed].long()  # (n, T)
+        last = obs.gather(1, _last_valid_length(obs != 0)[:, None] - 1)[:, 0]
+        nxt = windows[:, self.observed].long()  # (n,)
+        keep = (last > 0) & (nxt > 0)
+        last, nxt = last[keep], nxt[keep]
+        counts = torch.zeros_like(self.transition_counts)
+        counts.index_put_((last, nxt), torch.ones_like(last, dtype=counts.dtype), True)
+        self.transition_counts.copy_(counts)
+        self.next_counts.copy_(torch.bincount(nxt, minlength=len(self.next_counts)))
+
+    def input_skip(self, x: torch.Tensor) -> torch.Tensor | None:
+        """A term added to the decoder's output that bypasses the code, or None.
+
+        With ``item_transitions``: ``w * log p(next | last observed item)``
+        added to the first future step's logits, where ``p`` is a first-order
+        Markov chain of the counted training pairs, smoothed towards item
+        popularity, ``(c_ij + pop_j) / (n_i + 1)``, and ``w`` is learned. The
+        recurrent model learns what the chain misses; the product is one
+        softmax. In training a window's own pair is left out of the counts
+        (leave one out), or the chain would look better than it is on new data.
+        """
+        if self.transition_weight is None:
+            return None
+        obs = x[:, : self.observed].long().clamp_min(0)  # (B, T)
+        last = obs.gather(1, _last_valid_length(obs != 0)[:, None] - 1)[:, 0]  # (B,)
+        rows = self.transition_counts[last]  # (B, K)
+        if self.training and x.shape[1] > self.observed:
+            own = x[:, self.observed].long().clamp_min(0)  # (B,) the pair's next item
+            hit = rows.gather(1, own[:, None]) > 0  # present in the counts: remove
+            rows = rows.scatter_add(1, own[:, None], -hit.to(rows.dtype))
+        pop = self.next_counts / self.next_counts.sum().clamp_min(1)  # (K,)
+        p = (rows + pop) / (rows.sum(1, keepdim=True) + 1)  # (B, K)
+        logits = self.transition_weight * torch.log(p.clamp_min(1e-12))  # (B, K)
+        S = self.horizon + (self.observed if self.config.reconstruct else 0)
+        first = S - self.horizon  # the step right after the observed ones
+        out = logits.new_zeros(len(x), logits.shape[1], S)  # (B, K, S)
+        out[:, :, first] = logits
+        return out
 
     def loss_target(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(target, mask): what the decoder's output is scored against.

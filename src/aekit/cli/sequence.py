@@ -90,6 +90,12 @@ def sequence_windows(
     default="none",
     show_default=True,
 )
+@click.option(
+    "--item-transitions",
+    is_flag=True,
+    help="Items: add a first-order Markov chain of the training pairs, "
+    "weighted jointly with the recurrent model.",
+)
 @click.option("--latent", default="deterministic", show_default=True)
 @click.option("--noise", help="Input corruption, e.g. gaussian:0.1 or masking:0.2.")
 @click.option("--frame-channels", help="Per-frame conv widths, e.g. 16,32,64.")
@@ -101,8 +107,8 @@ def sequence_windows(
 @click.option("--quiet", "-q", is_flag=True)
 def fit_sequence_command(
     data, out, window, horizon, kind, time_column, stride, key, cell, hidden_size,
-    num_layers, code_size, no_reconstruct, window_offset, latent, noise,
-    frame_channels, epochs, batch_size, lr, seed, device, quiet,
+    num_layers, code_size, no_reconstruct, window_offset, item_transitions, latent,
+    noise, frame_channels, epochs, batch_size, lr, seed, device, quiet,
 ):  # fmt: skip
     """Fit a SequenceAutoencoder on DATA; write the run folder --out."""
     from aekit import SequenceAutoencoder
@@ -125,6 +131,7 @@ def fit_sequence_command(
         reconstruct=not no_reconstruct,
         kind=kind,
         window_offset=window_offset,
+        item_transitions=item_transitions,
         latent=latent,
         noise=noise,
         epochs=epochs,

@@ -93,6 +93,11 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         Input corruption in training, e.g. "gaussian:0.1" or "masking:0.2"
         (for items, masking drops items from the history).
     embedding_dim : int, default=64
+    item_transitions : bool, default=False
+        Items only: learn a table of next-item logits for each last observed
+        item (``(n_items + 1)**2`` weights), added to the first future step,
+        jointly with the recurrent model: a first-order Markov chain that
+        carries the item-to-item transitions the code is too small to hold.
     frame_channels : tuple of int, default=(16, 32, 64)
     frame_features : int, default=256
     dropout : float, default=0.0
@@ -141,6 +146,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         latent: str | dict = "deterministic",
         noise: str | dict | None = None,
         embedding_dim: int = 64,
+        item_transitions: bool = False,
         frame_channels: tuple[int, ...] = (16, 32, 64),
         frame_features: int = 256,
         dropout: float = 0.0,
@@ -169,6 +175,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         self.latent = latent
         self.noise = noise
         self.embedding_dim = embedding_dim
+        self.item_transitions = item_transitions
         self.frame_channels = frame_channels
         self.frame_features = frame_features
         self.dropout = dropout
@@ -393,6 +400,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
                 "dropout": float(self.dropout),
                 "n_items": int(self.n_items_),
                 "embedding_dim": int(self.embedding_dim),
+                "item_transitions": bool(self.item_transitions),
                 "frame_channels": tuple(int(c) for c in self.frame_channels),
                 "frame_features": int(self.frame_features),
             },
@@ -442,6 +450,9 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         torch.manual_seed(seed)
         self.module_ = AutoencoderModule(self._model_spec(), self._input_shape())
         self._device = resolve_device(self.device)
+        if self.item_transitions:
+            arch = self.module_.architecture
+            arch.fit_transitions(torch.from_numpy(self._prepare(X_train)))
         trainer = Trainer(
             TrainerConfig(
                 epochs=int(self.epochs),
@@ -570,7 +581,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
             if self.kind_ == "frames" and steps < L:
                 mask = torch.ones_like(target, dtype=torch.bool)
                 mask[:, T:] = False
-            out = module.architecture.decoder(module.encode(full))
+            out = module.decoder_output(module.encode(full), full)
             if self.kind_ == "items":
                 err = module.likelihood.nll(out, target)  # (B, S)
             else:
@@ -632,7 +643,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         module, T = self.module_, self.n_observed_
 
         def scores(xb):
-            out = module.architecture.decoder(module.encode(xb))  # (B, K, S)
+            out = module.decoder_output(module.encode(xb), xb)  # (B, K, S)
             first = T if self.reconstruct else 0  # the step after the history
             return module.likelihood.log_probs(out[:, :, first])  # (B, K)
 
