@@ -181,8 +181,9 @@ def bench_channels_last(repeats: int = 5) -> str:
 # -- MNIST --------------------------------------------------------------------
 def mnist_model(noise: str, args) -> aekit.Autoencoder:
     return aekit.Autoencoder(
-        architecture=f"conv:blocks={args.blocks}",
+        architecture=f"conv:blocks={args.blocks},upsample={args.mnist_upsample}",
         channels=(32, 64),
+        activation=args.mnist_activation,
         code_size=args.mnist_code,
         spatial_code=True,
         noise=noise,
@@ -299,7 +300,7 @@ def bench_mnist(args) -> tuple[str, list[str]]:
     )
     lines.append(
         f"aekit model: conv, channels (32, 64), {args.blocks} extra conv(s) per "
-        "level, spatial "
+        f"level, {args.mnist_activation}, {args.mnist_upsample} upsampling, spatial "
         f"code {args.mnist_code} x 7 x 7, {rows[0]['n_params']:,} parameters; "
         f"{args.mnist_train:,} training digits, {args.mnist_epochs} epochs, "
         f"batch {args.mnist_batch}, Adam lr {args.mnist_lr:g} cosine, "
@@ -434,6 +435,15 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist-code", type=int, default=32)
     ap.add_argument("--mnist-batch", type=int, default=64)
     ap.add_argument("--mnist-lr", type=float, default=2e-3)
+    ap.add_argument(
+        "--mnist-activation", default="relu", help="MNIST models' activation"
+    )
+    ap.add_argument(
+        "--mnist-upsample",
+        choices=("nearest", "bilinear", "transposed"),
+        default="nearest",
+        help="MNIST models' decoder upsampling",
+    )
     ap.add_argument(
         "--mnist-loss",
         choices=("auto", "mse", "bce"),
