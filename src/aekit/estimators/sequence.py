@@ -94,10 +94,13 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         (for items, masking drops items from the history).
     embedding_dim : int, default=64
     item_transitions : bool, default=False
-        Items only: learn a table of next-item logits for each last observed
-        item (``(n_items + 1)**2`` weights), added to the first future step,
-        jointly with the recurrent model: a first-order Markov chain that
-        carries the item-to-item transitions the code is too small to hold.
+        Items only: add a first-order Markov chain, the training windows'
+        (last observed item, next item) pair counts smoothed towards
+        popularity, whose log-probability joins the first future step's
+        logits with a weight learned along with the model. It carries the
+        item-to-item transitions the code is too small to hold. The counts
+        come from the training windows only (not the validation ones) and
+        fill a dense ``(n_items + 1)**2`` table, so at most 10,000 items.
     frame_channels : tuple of int, default=(16, 32, 64)
     frame_features : int, default=256
     dropout : float, default=0.0
