@@ -313,8 +313,9 @@ def bench_mnist(args) -> tuple[str, list[str]]:
 # -- photographs --------------------------------------------------------------
 def photo_model(sigma: float, args) -> aekit.Autoencoder:
     return aekit.Autoencoder(
-        architecture=f"conv:blocks={args.blocks}",
+        architecture=f"conv:blocks={args.blocks},upsample={args.photo_upsample}",
         channels=(32, 64),
+        activation=args.photo_activation,
         code_size=args.photo_code,
         spatial_code=True,
         noise=f"gaussian:sigma={sigma}",
@@ -418,8 +419,8 @@ def bench_photos(args) -> str:
     )
     lines.append(
         f"aekit model per left-out photograph and sigma: conv, channels (32, 64), "
-        f"{args.blocks} extra conv(s) per level, spatial code {args.photo_code} "
-        "channels; "
+        f"{args.blocks} extra conv(s) per level, {args.photo_activation}, "
+        f"{args.photo_upsample} upsampling, spatial code {args.photo_code} channels; "
         f"{args.photo_epochs} epochs x {args.patches:,} random {args.patch}x"
         f"{args.patch} patches of the other photographs (flips, quarter turns); "
         "whole photograph restored in tiles overlapping by half a tile."
@@ -443,6 +444,15 @@ def main(argv=None) -> int:
         choices=("nearest", "bilinear", "transposed"),
         default="nearest",
         help="MNIST models' decoder upsampling",
+    )
+    ap.add_argument(
+        "--photo-activation", default="relu", help="photograph models' activation"
+    )
+    ap.add_argument(
+        "--photo-upsample",
+        choices=("nearest", "bilinear", "transposed"),
+        default="nearest",
+        help="photograph models' decoder upsampling",
     )
     ap.add_argument(
         "--mnist-loss",
