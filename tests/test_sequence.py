@@ -293,23 +293,31 @@ def test_item_transitions_count_pairs_and_leave_one_out():
     }  # fmt: skip
     model = AutoencoderModule(spec, (4,))
     arch = model.architecture
-    W = torch.tensor([[1, 2, 0, 3], [2, 0, 0, 3], [4, 2, 0, 3], [1, 0, 0, 2]])
-    arch.fit_transitions(W)
-    assert arch.transition_counts[2, 3] == 3 and arch.transition_counts[1, 2] == 1
-    assert arch.transition_counts.sum() == 4 and arch.next_counts.tolist() == [
-        0, 0, 1, 3, 0, 0,
-    ]  # fmt: skip
+    W = torch.tensor(
+        [[1, 2, 0, 3], [2, 0, 0, 3], [4, 2, 0, 3], [1, 0, 0, 2], [1, 0, 0, 3]]
+    )
+    arch.fit_transitions(W)  # pairs: (2, 3) x 3, (1, 2), (1, 3)
+    counts = arch.transition_counts
+    assert counts[2, 3] == 3 and counts[1, 2] == 1 and counts[1, 3] == 1
+    assert counts.sum() == 5 and arch.next_counts.tolist() == [0, 0, 1, 4, 0, 0]
     x = torch.tensor([[4, 2, 0, 3], [1, 0, 0, 2]])
-    pop = arch.next_counts / 4
+    pop = arch.next_counts / 5
     model.eval()
-    skip = arch.input_skip(x)[:, :, 0]  # (2, K): the only (future) step
-    rows = arch.transition_counts[[2, 1]]  # the last items of x: 2 and 1
-    expect = torch.log(((rows + pop) / torch.tensor([[4], [2]])).clamp_min(1e-12))
-    assert torch.allclose(skip, expect)
+    skip = arch.input_skip(x, x)[:, :, 0]  # (2, K): the only (future) step
+    rows = counts[[2, 1]]  # the last items of x: 2 and 1
+    expect = torch.log(((rows + pop) / torch.tensor([[4], [3]])).clamp_min(1e-12))
+    assert torch.allclose(skip, expect), "evaluation must not leave anything out"
     model.train()
-    loo = arch.input_skip(x)[:, :, 0]
+    loo = arch.input_skip(x, x)[:, :, 0]
     assert torch.isclose(loo[0, 3], torch.log((2 + pop[3]) / 3))
-    assert torch.isclose(loo[1, 2], torch.log(pop[2] / 1)), "own pair not left out"
+    assert torch.isclose(loo[1, 2], torch.log(pop[2] / 2)), "own pair not left out"
+    assert torch.isclose(loo[1, 3], torch.log((1 + pop[3]) / 2))
+    # Corruption hid the 2 of the clean window (1, 2 | 3): the chain reads row
+    # 1, where (1, 3) is another window's pair, so nothing is left out.
+    clean = torch.tensor([[1, 2, 0, 3]])
+    hidden = torch.tensor([[1, 0, 0, 3]])
+    loo = arch.input_skip(hidden, clean)[:, :, 0]
+    assert torch.isclose(loo[0, 3], torch.log((1 + pop[3]) / 3))
     # The chain's weight is learned: the loss reaches it.
     model.loss(W)["loss"].backward()
     assert arch.transition_weight.grad is not None

@@ -138,20 +138,25 @@ class AutoencoderModule(nn.Module):
         return self.likelihood.mean(self.decoder_output(self.encode(x), x))
 
     def decoder_output(
-        self, z: torch.Tensor, x: torch.Tensor | None = None
+        self,
+        z: torch.Tensor,
+        x: torch.Tensor | None = None,
+        clean: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The decoder's raw output for codes ``z`` (B, [n_params,] *input_shape).
 
         Given the encoder's input ``x`` too, adds the architecture's input skip
         if it has one (a term that bypasses the code, e.g. the sequence
-        architecture's item transitions); ``z`` may hold k draws per row of
-        ``x``, stacked draw-major as ``z.flatten(0, 1)`` makes them.
+        architecture's item transitions; ``clean``, the uncorrupted ``x``, lets
+        it leave a training window's own answer out); ``z`` may hold k
+        draws per row of ``x``, stacked draw-major as ``z.flatten(0, 1)``
+        makes them.
         """
         out = self.architecture.decoder(z)
         skip_fn = getattr(self.architecture, "input_skip", None)
         if x is None or skip_fn is None:
             return out
-        skip = skip_fn(x)
+        skip = skip_fn(x, clean)
         if skip is None:
             return out
         k = out.shape[0] // skip.shape[0]
@@ -187,7 +192,7 @@ class AutoencoderModule(nn.Module):
         z = self._transform_code(z)
         for reg in self.regularizers:
             terms |= reg(x=x_in, h=h, z=z, model=self)
-        out = self.decoder_output(z, x_in)  # (B, [n_params,] *input_shape)
+        out = self.decoder_output(z, x_in, x)  # (B, [n_params,] *input_shape)
         recon = self.likelihood.reduce(self.likelihood.nll(out, target), mask)  # (B,)
         return recon, terms
 
@@ -212,7 +217,7 @@ class AutoencoderModule(nn.Module):
         x_in, target, mask = self._input_and_target(x, mask)
         q = self.latent.posterior(self.architecture.encoder(x_in))  # (B, *code)
         z = q.rsample(k)  # (k, B, *code)
-        out = self.decoder_output(z.flatten(0, 1), x_in)  # (k*B, [P,] *x)
+        out = self.decoder_output(z.flatten(0, 1), x_in, x)  # (k*B, [P,] *x)
         target = target.expand(k, *target.shape).flatten(0, 1)
         if mask is not None:
             mask = mask.expand(k, *mask.shape).flatten(0, 1)

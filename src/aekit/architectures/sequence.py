@@ -334,13 +334,17 @@ class Sequence(Component):
             )
         self.decoder = SequenceDecoder(self, code_shape[0], n_params)
 
+    def _last_item(self, x: torch.Tensor) -> torch.Tensor:
+        """The last observed item of each window (B, L) -> (B,); 0 if none."""
+        obs = x[:, : self.observed].long().clamp_min(0)  # (B, T)
+        return obs.gather(1, _last_valid_length(obs != 0)[:, None] - 1)[:, 0]
+
     def fit_transitions(self, windows: torch.Tensor) -> None:
         """Count each window's (last observed item, first future item) pair.
 
         ``windows``: (n, L) item ids, the training windows; replaces the counts.
         """
-        obs = windows[:, : self.observed].long()  # (n, T)
-        last = obs.gather(1, _last_valid_length(obs != 0)[:, None] - 1)[:, 0]
+        last = self._last_item(windows)  # (n,)
         nxt = windows[:, self.observed].long()  # (n,)
         keep = (last > 0) & (nxt > 0)
         last, nxt = last[keep], nxt[keep]
@@ -349,7 +353,9 @@ class Sequence(Component):
         self.transition_counts.copy_(counts)
         self.next_counts.copy_(torch.bincount(nxt, minlength=len(self.next_counts)))
 
-    def input_skip(self, x: torch.Tensor) -> torch.Tensor | None:
+    def input_skip(
+        self, x: torch.Tensor, clean: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
         """A term added to the decoder's output that bypasses the code, or None.
 
         With ``item_transitions``: ``w * log p(next | last observed item)``
@@ -359,15 +365,18 @@ class Sequence(Component):
         recurrent model learns what the chain misses; the product is one
         softmax. In training a window's own pair is left out of the counts
         (leave one out), or the chain would look better than it is on new data.
+        The pair is read from the ``clean`` window, since ``x`` may be
+        corrupted; where corruption hid the last item, the chain reads another
+        pair, which holds no count of this window, and nothing is left out.
         """
         if self.transition_weight is None:
             return None
-        obs = x[:, : self.observed].long().clamp_min(0)  # (B, T)
-        last = obs.gather(1, _last_valid_length(obs != 0)[:, None] - 1)[:, 0]  # (B,)
+        last = self._last_item(x)  # (B,)
         rows = self.transition_counts[last]  # (B, K)
-        if self.training and x.shape[1] > self.observed:
-            own = x[:, self.observed].long().clamp_min(0)  # (B,) the pair's next item
-            hit = rows.gather(1, own[:, None]) > 0  # present in the counts: remove
+        if self.training and clean is not None:
+            own = clean[:, self.observed].long().clamp_min(0)  # (B,) the next item
+            same = (self._last_item(clean) == last) & (last > 0)  # (B,)
+            hit = same[:, None] & (rows.gather(1, own[:, None]) > 0)  # (B, 1)
             rows = rows.scatter_add(1, own[:, None], -hit.to(rows.dtype))
         pop = self.next_counts / self.next_counts.sum().clamp_min(1)  # (K,)
         p = (rows + pop) / (rows.sum(1, keepdim=True) + 1)  # (B, K)
