@@ -436,24 +436,16 @@ def main(argv=None) -> int:
     ap.add_argument("--mnist-code", type=int, default=32)
     ap.add_argument("--mnist-batch", type=int, default=64)
     ap.add_argument("--mnist-lr", type=float, default=2e-3)
-    ap.add_argument(
-        "--mnist-activation", default="relu", help="MNIST models' activation"
-    )
-    ap.add_argument(
-        "--mnist-upsample",
-        choices=("nearest", "bilinear", "transposed"),
-        default="nearest",
-        help="MNIST models' decoder upsampling",
-    )
-    ap.add_argument(
-        "--photo-activation", default="relu", help="photograph models' activation"
-    )
-    ap.add_argument(
-        "--photo-upsample",
-        choices=("nearest", "bilinear", "transposed"),
-        default="nearest",
-        help="photograph models' decoder upsampling",
-    )
+    for prefix, who in (("mnist", "MNIST"), ("photo", "photograph")):
+        ap.add_argument(
+            f"--{prefix}-activation", default="relu", help=f"{who} models' activation"
+        )
+        ap.add_argument(
+            f"--{prefix}-upsample",
+            choices=("nearest", "bilinear", "transposed"),
+            default="nearest",
+            help=f"{who} models' decoder upsampling",
+        )
     ap.add_argument(
         "--mnist-loss",
         choices=("auto", "mse", "bce"),

@@ -455,7 +455,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         self._device = resolve_device(self.device)
         if self.item_transitions:
             arch = self.module_.architecture
-            arch.fit_transitions(torch.from_numpy(self._prepare(X_train)))
+            arch.fit_transitions(torch.as_tensor(X_train))  # the integer ids
         trainer = Trainer(
             TrainerConfig(
                 epochs=int(self.epochs),
