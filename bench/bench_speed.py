@@ -3,6 +3,7 @@ fraction of the CPU's matmul peak, transform throughput, scaling with rows, and
 peak memory of a streamed fit.
 
     python bench/bench_speed.py [--rows 20000] [--rounds 3] [--scaling 10000,100000]
+    python bench/bench_speed.py --only-transform [--transform-rounds 24]
 
 Contenders run interleaved in one process (round-robin, order alternating), so
 a noisy machine slows both alike; rates are given per CPU second
@@ -12,6 +13,7 @@ a noisy machine slows both alike; rates are given per CPU second
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import subprocess
 import sys
@@ -38,6 +40,17 @@ from aekit.training import Trainer, TrainerConfig
 
 WIDTHS = (784, 512, 256, 32)
 CONV_CHANNELS = (16, 32)
+TRANSFORM_BASE = "bare module encode, pre-scaled float32"
+TRANSFORM_HEADER = [
+    "threads",
+    "rows",
+    "contender",
+    "rows per CPU s",
+    "rows per wall s",
+    "ratio (CPU)",
+    "ratio (wall)",
+    "median per-round ratio (CPU; min-max)",
+]
 HEADER = [
     "threads",
     "contender",
@@ -171,13 +184,15 @@ def training_rates(x, threads, rounds, batches=(128,), conv_x=None):
     }
 
 
-def transform_ratio(X, threads, rounds=10):
-    """Per-round (CPU s, wall s) of ``transform`` (validation, scaling and the
-    data guard included), of the bare module's encode on pre-scaled batches of
-    the same size, and of the bare module fed the same raw rows scaled per
-    batch; interleaved, after a warm-up round."""
+def transform_rounds(X, threads, rounds=10):
+    """Per-round (CPU s, wall s) of ``transform`` with the data guard on (the
+    default: validation, scaling and 512 decoded rows included) and off, of the
+    bare module's encode on pre-scaled float32 batches of the same size, and of
+    the bare module fed the same uint8 rows scaled per batch; interleaved,
+    after a warm-up round."""
     torch.set_num_threads(threads)
     ae = Autoencoder(code_size=32, epochs=1, random_state=0, device="cpu").fit(X[:5000])
+    unguarded = copy.copy(ae).set_params(guard=False)  # the same fitted module
     module = ae.module_
     xs = torch.from_numpy(X.astype(np.float32) / 255.0)
 
@@ -195,11 +210,55 @@ def transform_ratio(X, threads, rounds=10):
 
     return interleaved_rounds(
         {
-            "estimator": lambda: ae.transform(X),
-            "module": bare,
-            "module on raw rows": bare_raw,
+            TRANSFORM_BASE: bare,
+            "bare module on uint8 rows, scaled per batch": bare_raw,
+            "transform, guard on (default)": lambda: ae.transform(X),
+            "transform, guard off": lambda: unguarded.transform(X),
         },
         rounds,
+    )
+
+
+def transform_table(X, sizes, rounds) -> None:
+    """speed_transform.md: ``transform`` against the bare module's encode, at
+    1 and 2 threads and each of ``sizes`` rows."""
+    rows = []
+    for threads in (1, 2):
+        for n in sizes:
+            spent = transform_rounds(X[:n], threads, rounds)
+            base_cpu, base_wall = totals(spent[TRANSFORM_BASE])
+            for name, per_round in spent.items():
+                cpu, wall = totals(per_round)
+                med, lo, hi = paired_ratio(spent[TRANSFORM_BASE], per_round)
+                rows.append(
+                    [
+                        threads,
+                        f"{n:,}",
+                        name,
+                        n * rounds / cpu,
+                        n * rounds / wall,
+                        base_cpu / cpu,
+                        base_wall / wall,
+                        f"{med:.3f} ({lo:.3f}-{hi:.3f})",
+                    ]
+                )
+    write_table(
+        "speed_transform",
+        "Inference speed: transform vs the bare module",
+        TRANSFORM_HEADER,
+        rows,
+        [
+            "Dense 784-512-256-32 (mirrored) fitted for 1 epoch on 5,000 MNIST "
+            "digits; inputs are the first MNIST training digits as uint8; "
+            f"{rounds} interleaved rounds after a warm-up round. Ratios are "
+            f"against the {TRANSFORM_BASE!r} row (> 1: faster); the median "
+            "per-round ratio pairs the runs of each round.",
+            "transform validates the input, scales each batch on the device and, "
+            "with the guard on, decodes 512 evenly spaced rows to measure their "
+            "reconstruction errors (a fixed cost per call, whatever the number "
+            "of rows); the bare module encodes only.",
+            "Command: `python bench/bench_speed.py " + " ".join(sys.argv[1:]) + "`.",
+        ],
     )
 
 
@@ -351,6 +410,16 @@ def main() -> None:
     ap.add_argument("--conv-rows", type=int, default=5000)
     ap.add_argument("--transform-rounds", type=int, default=10)
     ap.add_argument(
+        "--transform-sizes",
+        default="20000,60000",
+        help="rows given to transform (comma-separated)",
+    )
+    ap.add_argument(
+        "--only-transform",
+        action="store_true",
+        help="measure only transform against the bare module (speed_transform.md)",
+    )
+    ap.add_argument(
         "--precision",
         action=argparse.BooleanOptionalAction,
         default=True,
@@ -360,6 +429,10 @@ def main() -> None:
     ap.add_argument("--stream-gb", type=float, default=2.0)
     args = ap.parse_args()
     X, _, _, _ = mnist()
+    sizes = [int(v) for v in args.transform_sizes.split(",")]
+    transform_table(X, sizes, args.transform_rounds)
+    if args.only_transform:
+        return
     x = torch.from_numpy(X[: args.rows].astype(np.float32) / 255.0)
     fps = flops_per_sample()
     hand = "hand-written loop, batch 128"
@@ -411,28 +484,6 @@ def main() -> None:
             f"time to test MSE 0.0088 (code 32, 60,000 training images, "
             f"2 threads): {name}: {epochs} epochs, {cpu:.0f} s CPU, "
             f"{wall:.0f} s wall."
-        )
-    for threads in (1, 2):
-        r = transform_ratio(X[:20000], threads, rounds=args.transform_rounds)
-        n = 20000 * args.transform_rounds
-        (est_cpu, est_wall), (mod_cpu, mod_wall), (raw_cpu, raw_wall) = (
-            (n / cpu, n / wall)
-            for cpu, wall in map(
-                totals, (r["estimator"], r["module"], r["module on raw rows"])
-            )
-        )
-        med, lo, hi = paired_ratio(r["module"], r["estimator"])
-        med_raw, lo_raw, hi_raw = paired_ratio(r["module on raw rows"], r["estimator"])
-        notes.append(
-            f"transform, {threads} thread(s), {args.transform_rounds} interleaved "
-            f"rounds after a warm-up: estimator {est_cpu:,.0f} rows per CPU s "
-            f"({est_wall:,.0f} per wall s), bare module encode of pre-scaled float32 "
-            f"rows {mod_cpu:,.0f} ({mod_wall:,.0f}): ratio of totals "
-            f"{est_cpu / mod_cpu:.3f} (CPU), {est_wall / mod_wall:.3f} (wall), median "
-            f"per-round ratio {med:.3f} (CPU; {lo:.3f}-{hi:.3f}); bare module on the "
-            f"same uint8 rows scaled per batch {raw_cpu:,.0f} ({raw_wall:,.0f}): ratio "
-            f"of totals {est_cpu / raw_cpu:.3f} (CPU), {est_wall / raw_wall:.3f} "
-            f"(wall), median per-round ratio {med_raw:.3f} ({lo_raw:.3f}-{hi_raw:.3f})."
         )
     if args.precision:
         rates = precision_rates(x)
