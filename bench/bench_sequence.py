@@ -302,8 +302,11 @@ def bench_items(args) -> str:
         ranked = _rank(scores, hist_test)
         name = f"SequenceAutoencoder GRU-{args.items_hidden}, last {T} items"
         if transitions:
-            weight = float(model.module_.architecture.transition_weight.detach())
-            name += f" + Markov chain (item_transitions; learned weight {weight:.3f})"
+            tw = model.transition_weight_
+            name += (
+                f" + Markov chain (item_transitions; weight {tw['chosen']:g} chosen "
+                f"on the held-out windows' NDCG@10, learned {tw['learned']:.3f})"
+            )
         rows.append(
             (
                 f"{name}, seed {seed} ({len(model.history_)} epochs)",

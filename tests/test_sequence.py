@@ -26,6 +26,7 @@ from aekit.data.sequences import (
     read_series,
     sliding_windows,
 )
+from aekit.estimators.base import seed_from
 from aekit.exceptions import ConfigError, DataError
 from aekit.metrics import frame_mse, hit_rate_ndcg
 from aekit.model import AutoencoderModule
@@ -356,6 +357,53 @@ def test_item_transitions_add_to_the_recurrent_model(movielens, tmp_path):
     )
 
 
+def test_transition_weight_is_chosen_by_held_out_ranking(movielens, tmp_path):
+    """transition_weight="ranking" sets the chain's weight to the tried one
+    whose ranking of the held-out windows' next items has the best NDCG@10
+    (recomputed here with a full sort); "learned" keeps training's weight."""
+    train, _, _ = leave_one_out(movielens)
+    hists = [train[u] for u in sorted(train)[:300]]
+    W = next_item_windows(hists, 10)
+    kw = dict(
+        horizon=1, reconstruct=False, code_size=16, hidden_size=16, embedding_dim=16,
+        item_transitions=True, epochs=2, batch_size=128, lr=3e-3,
+        validation_fraction=0.2, random_state=0, device="cpu",
+    )  # fmt: skip
+    model = SequenceAutoencoder(**kw).fit(W)
+    info = model.transition_weight_
+    tried = {float(w): v for w, v in info["validation_ndcg10"].items()}
+    assert set(tried) == {info["learned"], 0.0, 0.25, 0.5, 1.0, 2.0, 4.0}
+    assert tried[info["chosen"]] == max(tried.values())
+    assert len(set(tried.values())) > 1  # the weight matters to the ranking
+    weight = model.module_.architecture.transition_weight
+    assert float(weight.detach()) == info["chosen"]
+    # The held-out windows, as fit drew them; their NDCG@10 at the chosen weight.
+    order = np.random.default_rng(seed_from(0)).permutation(len(W))
+    val = W[np.sort(order[: int(round(len(W) * 0.2))])]
+    val = val[val[:, 10] > 0]
+    scores = model.next_item_scores(val[:, :10])
+    for i, row in enumerate(val[:, :10]):
+        scores[i, row] = -np.inf
+    ranked = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    ndcg = hit_rate_ndcg(ranked, val[:, 10])[1]
+    assert ndcg == pytest.approx(tried[info["chosen"]])
+    model.save(tmp_path / "run")
+    again = SequenceAutoencoder.load(tmp_path / "run")
+    assert again.transition_weight_ == info
+    assert (
+        float(again.module_.architecture.transition_weight.detach()) == info["chosen"]
+    )
+    learned = SequenceAutoencoder(**kw, transition_weight="learned").fit(W)
+    assert learned.transition_weight_["validation_ndcg10"] == {}
+    assert learned.transition_weight_["learned"] == info["learned"]
+    assert (
+        float(learned.module_.architecture.transition_weight.detach())
+        == info["learned"]
+    )
+    with pytest.raises(ConfigError, match="transition_weight must be"):
+        SequenceAutoencoder(**kw, transition_weight="best").fit(W)
+
+
 def test_hit_rate_and_ndcg_by_hand():
     ranked = np.array([[5, 3, 9], [1, 2, 4], [7, 8, 6]])
     hr, ndcg = hit_rate_ndcg(ranked, np.array([3, 4, 0]), k=3)
@@ -446,8 +494,8 @@ def test_cli_fits_items_from_an_interaction_log(tmp_path):
         cli,
         ["fit-sequence", str(small), "--kind", "items", "--window", "6",
          "--horizon", "1", "--no-reconstruct", "--epochs", "1", "--hidden-size",
-         "8", "--code-size", "8", "--item-transitions", "--device", "cpu", "-q",
-         "--out", str(run)],
+         "8", "--code-size", "8", "--item-transitions", "--transition-weight",
+         "learned", "--device", "cpu", "-q", "--out", str(run)],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     import aekit
@@ -455,6 +503,8 @@ def test_cli_fits_items_from_an_interaction_log(tmp_path):
     model = aekit.load(run)
     assert model.kind_ == "items" and model.n_observed_ == 5
     assert model.item_transitions and model.module_.architecture.next_counts.sum() > 0
+    assert model.transition_weight == "learned"
+    assert model.transition_weight_["validation_ndcg10"] == {}
     hist = tmp_path / "h.txt"
     hist.write_text("# one history per line\n242 302 377\n")
     res = CliRunner().invoke(cli, ["recommend", str(run), "--history", str(hist)])

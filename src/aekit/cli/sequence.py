@@ -96,6 +96,14 @@ def sequence_windows(
     help="Items: add a first-order Markov chain of the training pairs, "
     "weighted jointly with the recurrent model.",
 )
+@click.option(
+    "--transition-weight",
+    type=click.Choice(["ranking", "learned"]),
+    default="ranking",
+    show_default=True,
+    help="With --item-transitions: the chain's weight as learned, or the one "
+    "that ranks the held-out windows' next items best (NDCG@10).",
+)
 @click.option("--latent", default="deterministic", show_default=True)
 @click.option("--noise", help="Input corruption, e.g. gaussian:0.1 or masking:0.2.")
 @click.option("--frame-channels", help="Per-frame conv widths, e.g. 16,32,64.")
@@ -107,8 +115,9 @@ def sequence_windows(
 @click.option("--quiet", "-q", is_flag=True)
 def fit_sequence_command(
     data, out, window, horizon, kind, time_column, stride, key, cell, hidden_size,
-    num_layers, code_size, no_reconstruct, window_offset, item_transitions, latent,
-    noise, frame_channels, epochs, batch_size, lr, seed, device, quiet,
+    num_layers, code_size, no_reconstruct, window_offset, item_transitions,
+    transition_weight, latent, noise, frame_channels, epochs, batch_size, lr, seed,
+    device, quiet,
 ):  # fmt: skip
     """Fit a SequenceAutoencoder on DATA; write the run folder --out."""
     from aekit import SequenceAutoencoder
@@ -132,6 +141,7 @@ def fit_sequence_command(
         kind=kind,
         window_offset=window_offset,
         item_transitions=item_transitions,
+        transition_weight=transition_weight,
         latent=latent,
         noise=noise,
         epochs=epochs,

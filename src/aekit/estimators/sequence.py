@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from aekit.estimators.autoencoder import _read_history
 from aekit.estimators.base import register_estimator, seed_from
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
-from aekit.metrics import error_summary
+from aekit.metrics import error_summary, hit_rate_ndcg
 from aekit.model import AutoencoderModule
 from aekit.registry import CORRUPTIONS, LATENTS
 from aekit.runs import read_run, write_run
@@ -27,6 +27,9 @@ from aekit.training.trainer import Trainer, TrainerConfig, resolve_device
 
 KINDS = ("values", "items", "frames")
 OFFSETS = ("none", "last", "mean")
+TRANSITION_WEIGHTS = ("ranking", "learned")
+# Weights of the Markov chain tried on the held-out windows (with the learned one).
+TRANSITION_GRID = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 class _WindowSource:
@@ -101,6 +104,16 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         item-to-item transitions the code is too small to hold. The counts
         come from the training windows only (not the validation ones) and
         fill a dense ``(n_items + 1)**2`` table, so at most 10,000 items.
+    transition_weight : {"ranking", "learned"}, default="ranking"
+        With ``item_transitions``: "learned" keeps the chain's weight as
+        training left it, the one that maximises the likelihood; "ranking"
+        then picks, among that weight and 0, 0.25, 0.5, 1, 2 and 4, the one
+        whose ranking of the held-out windows' next items has the best
+        NDCG@10 (the held-out windows' pairs are not in the chain's counts).
+        Likelihood and ranking disagree about the chain: on MovieLens 100K the
+        learned weight is about 0.09 and the held-out windows pick 0.5 or 1
+        (bench/results/sequence_items.md). Needs ``validation_fraction > 0``;
+        without held-out windows the learned weight stays.
     frame_channels : tuple of int, default=(16, 32, 64)
     frame_features : int, default=256
     dropout : float, default=0.0
@@ -121,6 +134,10 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
     history_ : list of dict
     reconstruction_error_ : dict
         Summary of per-window errors on training and validation windows.
+    transition_weight_ : dict
+        With ``item_transitions``: the chain's ``learned`` weight, the
+        ``chosen`` one, and the held-out NDCG@10 of each weight tried
+        (``validation_ndcg10``, empty for "learned").
     error_quantiles_ : ndarray of shape (201,)
 
     Example
@@ -150,6 +167,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         noise: str | dict | None = None,
         embedding_dim: int = 64,
         item_transitions: bool = False,
+        transition_weight: str = "ranking",
         frame_channels: tuple[int, ...] = (16, 32, 64),
         frame_features: int = 256,
         dropout: float = 0.0,
@@ -179,6 +197,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         self.noise = noise
         self.embedding_dim = embedding_dim
         self.item_transitions = item_transitions
+        self.transition_weight = transition_weight
         self.frame_channels = frame_channels
         self.frame_features = frame_features
         self.dropout = dropout
@@ -428,13 +447,18 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
             A resumable checkpoint written after every epoch.
         """
         t0 = time.perf_counter()
-        for name in ("module_", "mean_", "scale_"):
+        for name in ("module_", "mean_", "scale_", "transition_weight_"):
             self.__dict__.pop(name, None)
         X = self._validate(X, fit=True)
         self.input_dtype_ = str(X.dtype)
         self.n_items_ = int(X.max()) if self.kind_ == "items" else 0
         if self.kind_ == "items" and self.n_items_ < 1:
             raise DataError("Item windows hold no item (every id is 0, padding).")
+        if self.transition_weight not in TRANSITION_WEIGHTS:
+            raise ConfigError(
+                "transition_weight must be 'ranking' or 'learned'. Got "
+                f"{self.transition_weight!r}."
+            )
         if not 0 <= self.validation_fraction < 1:
             raise ConfigError(
                 "validation_fraction must be in [0, 1). Got "
@@ -478,6 +502,8 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         )
         self.best_epoch_ = trainer.best_epoch
         self.stopped_early_ = trainer.stopped_early
+        if self.item_transitions:
+            self._choose_transition_weight(X_val)
         err_train = self._window_errors(X_train)
         self.reconstruction_error_ = {"train": error_summary(err_train)}
         held_out = err_train
@@ -487,6 +513,38 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         self.error_quantiles_ = np.quantile(held_out, np.linspace(0, 1, 201))
         self.fit_seconds_ = time.perf_counter() - t0
         return self
+
+    def _choose_transition_weight(self, X_val: np.ndarray) -> None:
+        """Set the chain's weight (``transition_weight``): as learned, or the
+        one with the best NDCG@10 of the held-out windows' next items."""
+        weight = self.module_.architecture.transition_weight
+        learned = float(weight.detach())
+        scores: dict[float, float] = {}
+        T = self.n_observed_
+        X_val = X_val[X_val[:, T] > 0]  # windows with a next item
+        if self.transition_weight == "ranking" and len(X_val):
+            history, target = X_val[:, :T], X_val[:, T]
+            for w in sorted({learned, *TRANSITION_GRID}):
+                with torch.no_grad():
+                    weight.fill_(w)
+                s = self.next_item_scores(history)  # (n, n_items + 1)
+                np.put_along_axis(s, history.astype(np.int64), -np.inf, axis=1)
+                k = min(10, s.shape[1] - 1)
+                top = np.argpartition(-s, k, axis=1)[:, :k]  # k best, unordered
+                order = np.argsort(-np.take_along_axis(s, top, 1), 1, kind="stable")
+                top = np.take_along_axis(top, order, 1)
+                scores[w] = hit_rate_ndcg(top, target)[1]
+        # Ties go to the learned weight, then to the smaller one.
+        chosen = max(
+            scores, key=lambda w: (scores[w], w == learned, -w), default=learned
+        )
+        with torch.no_grad():
+            weight.fill_(chosen)
+        self.transition_weight_ = {
+            "learned": learned,
+            "chosen": chosen,
+            "validation_ndcg10": {str(w): v for w, v in scores.items()},
+        }
 
     # -- inference --------------------------------------------------------------
     @torch.no_grad()
@@ -676,7 +734,11 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
             "reconstruction_error": self.reconstruction_error_,
             "fit_seconds": getattr(self, "fit_seconds_", None),
             "n_parameters": sum(p.numel() for p in self.module_.parameters()),
-        }
+        } | (
+            {"transition_weight": self.transition_weight_}
+            if hasattr(self, "transition_weight_")
+            else {}
+        )
 
     def save(self, path: str | Path, *, extra_summary: dict | None = None) -> Path:
         """Write the run folder (config.json, model.safetensors, ...)."""
@@ -710,6 +772,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
                 "stopped_early": self.stopped_early_,
                 "reconstruction_error": self.reconstruction_error_,
                 "fit_seconds": getattr(self, "fit_seconds_", None),
+                "transition_weight": getattr(self, "transition_weight_", None),
             },
         }
         return write_run(
@@ -753,6 +816,8 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
             est.stopped_early_ = fitted.get("stopped_early", False)
             est.reconstruction_error_ = fitted.get("reconstruction_error", {})
             est.fit_seconds_ = fitted.get("fit_seconds")
+            if fitted.get("transition_weight") is not None:
+                est.transition_weight_ = fitted["transition_weight"]
             if est.kind_ == "values":
                 est.mean_ = tensors["scaling.mean"].numpy()
                 est.scale_ = tensors["scaling.scale"].numpy()
