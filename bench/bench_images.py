@@ -340,6 +340,8 @@ def bench_photos(args) -> str:
     for sigma255 in args.sigmas:
         sigma = sigma255 / 255
         for i, (name, img) in enumerate(photos.items()):
+            if args.left_out and name not in args.left_out:
+                continue  # still in the other models' training pool
             clean = img.astype(np.float32) / 255
             rng = np.random.default_rng(100 + i)
             noisy = (clean + rng.normal(0, sigma, clean.shape)).astype(np.float32)
@@ -453,6 +455,12 @@ def main(argv=None) -> int:
         help="MNIST models' loss (auto: BCE, the pixels are in [0, 1])",
     )
     ap.add_argument("--photos", nargs="+")
+    ap.add_argument(
+        "--left-out",
+        nargs="+",
+        help="restore and score only these photographs (default: each of --photos); "
+        "each model still trains on all the others",
+    )
     ap.add_argument("--patch", type=int, default=48)
     ap.add_argument("--patches", type=int)
     ap.add_argument("--photo-epochs", type=int)
@@ -481,6 +489,8 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     full = args.full
     args.photos = args.photos or list(PHOTOS if full else QUICK_PHOTOS)
+    if set(args.left_out or ()) - set(args.photos):
+        ap.error("--left-out names photographs that are not among --photos")
     args.blocks = args.blocks if args.blocks is not None else (1 if full else 0)
     args.mnist_train = args.mnist_train or (60000 if full else 20000)
     args.mnist_epochs = args.mnist_epochs or (10 if full else 3)
