@@ -21,6 +21,7 @@ from aekit.estimators.base import register_estimator, seed_from
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
 from aekit.metrics import error_summary, hit_rate_ndcg
 from aekit.model import AutoencoderModule
+from aekit.ranking import top_k
 from aekit.registry import CORRUPTIONS, LATENTS
 from aekit.runs import read_run, write_run
 from aekit.training.trainer import Trainer, TrainerConfig, resolve_device
@@ -529,11 +530,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
                     weight.fill_(w)
                 s = self.next_item_scores(history)  # (n, n_items + 1)
                 np.put_along_axis(s, history.astype(np.int64), -np.inf, axis=1)
-                k = min(10, s.shape[1] - 1)
-                top = np.argpartition(-s, k, axis=1)[:, :k]  # k best, unordered
-                order = np.argsort(-np.take_along_axis(s, top, 1), 1, kind="stable")
-                top = np.take_along_axis(top, order, 1)
-                scores[w] = hit_rate_ndcg(top, target)[1]
+                scores[w] = hit_rate_ndcg(top_k(s, 10), target)[1]
         # Ties go to the learned weight, then to the smaller one.
         chosen = max(
             scores, key=lambda w: (scores[w], w == learned, -w), default=learned
