@@ -179,6 +179,34 @@ def test_cli_fit_conv_on_patches_then_denoise_inpaint_deblur(tmp_path):
     )  # fmt: skip
     assert r.exit_code == 2 and "does not exist" in r.output
 
+    # --self-ensemble reaches restore: the file is the API's 8-view result.
+    import aekit
+    from aekit.images import restore_image
+
+    model = aekit.load(run_dir)
+    for cmd in ("denoise", "deblur"):
+        run(cmd, run_dir, test / "moon.png", "--out", tmp_path / f"{cmd}8.png",
+            "--self-ensemble")  # fmt: skip
+        got = read_image(tmp_path / f"{cmd}8.png")[0]
+        np.testing.assert_array_equal(
+            got, restore_image(model, moon, self_ensemble=True)
+        )
+        assert not np.array_equal(got, restore_image(model, moon))
+    run(
+        "inpaint", run_dir, test / "moon.png", "--mask", tmp_path / "mask.png",
+        "--out", tmp_path / "filled8.png", "--self-ensemble",
+    )  # fmt: skip
+    filled8 = read_image(tmp_path / "filled8.png")[0]
+    np.testing.assert_array_equal(filled8[keep], moon[keep])
+    assert not np.array_equal(filled8, filled)
+    np.save(tmp_path / "arr.npy", np.zeros((2, 1, 24, 24), np.float32))
+    r = runner.invoke(
+        cli, ["denoise", str(run_dir), str(tmp_path / "arr.npy"), "--out",
+              str(tmp_path / "arr_out.npy"), "--self-ensemble"],
+    )  # fmt: skip
+    assert r.exit_code == 2 and "--self-ensemble" in r.output
+    assert "Traceback" not in r.output and not (tmp_path / "arr_out.npy").exists()
+
 
 def test_cli_evaluate_reports_ssim_and_compression(tmp_path, digits):
     runner = CliRunner()

@@ -20,14 +20,26 @@ import click
     "--iterations", default=1, show_default=True, help="Feed the result back N times."
 )
 @click.option("--overlap", type=int, help="Tile overlap in pixels (default: tile/2).")
-def inpaint_command(run_dir, input_path, mask, out, iterations, overlap):
+@click.option(
+    "--self-ensemble",
+    is_flag=True,
+    help="Average the outputs for the 8 flips and quarter turns of each image "
+    "(8x the time; cleaner with models trained on flipped, turned patches).",
+)
+def inpaint_command(run_dir, input_path, mask, out, iterations, overlap, self_ensemble):
     """Fill the masked pixels of INPUT (a file or folder); keep the others exactly."""
     import aekit
     from aekit.images import restore_files
 
     model = aekit.load(run_dir)
     written = restore_files(
-        model, input_path, out, mask=mask, iterations=iterations, overlap=overlap
+        model,
+        input_path,
+        out,
+        mask=mask,
+        iterations=iterations,
+        overlap=overlap,
+        self_ensemble=self_ensemble,
     )
     click.echo(f"Inpainted {len(written)} image(s) into {out}")
 
