@@ -27,6 +27,7 @@ from torch import nn
 from _common import (
     ROOT,
     Timer,
+    best_round_ratio,
     interleaved,
     interleaved_rounds,
     mnist,
@@ -50,6 +51,7 @@ TRANSFORM_HEADER = [
     "ratio (CPU)",
     "ratio (wall)",
     "median per-round ratio (CPU; min-max)",
+    "best-round ratio (CPU)",
 ]
 HEADER = [
     "threads",
@@ -240,6 +242,7 @@ def transform_table(X, sizes, rounds) -> None:
                         base_cpu / cpu,
                         base_wall / wall,
                         f"{med:.3f} ({lo:.3f}-{hi:.3f})",
+                        best_round_ratio(spent[TRANSFORM_BASE], per_round),
                     ]
                 )
     write_table(
@@ -252,7 +255,8 @@ def transform_table(X, sizes, rounds) -> None:
             "digits; inputs are the first MNIST training digits as uint8; "
             f"{rounds} interleaved rounds after a warm-up round. Ratios are "
             f"against the {TRANSFORM_BASE!r} row (> 1: faster); the median "
-            "per-round ratio pairs the runs of each round.",
+            "per-round ratio pairs the runs of each round; the best-round ratio "
+            "divides the base's fastest round by the contender's fastest.",
             "transform validates the input, scales each batch on the device and, "
             "with the guard on, decodes 512 evenly spaced rows to measure their "
             "reconstruction errors (a fixed cost per call, whatever the number "

@@ -249,43 +249,49 @@ def batched_with_errors(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Apply ``fn`` to ``X`` in batches, measuring reconstruction errors on the way.
 
-    ``fn(xb, sel)`` returns ``(output, reconstruction of xb[sel])``, where
-    ``xb`` is the prepared batch and ``sel`` a boolean mask of its rows to
-    check; it runs once per batch, so a method that reconstructs anyway gets
-    the errors for free. A ``fn`` with a ``decode`` attribute (:func:`encoding`)
-    returns the codes of ``xb[sel]`` instead, and the checked rows of all
+    ``fn(xb, idx)`` returns ``(output, reconstruction of xb[idx])``, where
+    ``xb`` is the prepared batch and ``idx`` the indices (an int64 tensor, or
+    None) of its rows to check, the rows of ``rows`` that fall in it; it runs
+    once per batch, so a method that reconstructs anyway gets the errors for
+    free. A ``fn`` with a ``decode`` attribute (:func:`encoding`)
+    returns the codes of ``xb[idx]`` instead, and the checked rows of all
     batches are decoded in one call at the end, as a batch of a few hundred
     rows runs faster than many of a few dozen. ``prepare`` (e.g.
     ``Scaler.transform_tensor``) takes each batch on the device in its own
     dtype and returns it scaled, in float32; without it the batch is cast to
-    float32. Returns the outputs (float32) and the per-sample mean squared
-    errors of the checked rows (None when ``rows`` is None).
+    float32. Returns the outputs (float32, written batch by batch into one
+    array) and the per-sample mean squared errors of the checked rows (None
+    when ``rows`` is None).
     """
     decode = getattr(fn, "decode", None)
-    outs, errs, held = [], [], []
+    result, errs, held = None, [], []
     for start in range(0, len(X), batch_size):
         chunk = np.asarray(X[start : start + batch_size])
         # torch takes native byte order only (a big-endian .npy is not).
         chunk = np.ascontiguousarray(chunk, dtype=chunk.dtype.newbyteorder("="))
         xb = _read_only_tensor(chunk).to(device)
         xb = prepare(xb) if prepare is not None else xb.to(torch.float32)
-        sel = None
+        idx = None
         if rows is not None:
-            sel = torch.from_numpy(rows[start : start + batch_size]).to(device)
-        out, part = fn(xb, sel)
-        outs.append(out.float().cpu().numpy())
-        if sel is not None and part is not None and len(part):
+            picked = np.flatnonzero(rows[start : start + len(chunk)])
+            idx = torch.from_numpy(picked).to(device) if len(picked) else None
+        out, part = fn(xb, idx)
+        out = out.float().cpu().numpy()
+        if result is None:
+            result = np.empty((len(X), *out.shape[1:]), np.float32)
+        result[start : start + len(out)] = out
+        if idx is not None and part is not None:
             if decode is None:
-                errs.append(_errors(xb[sel], part))
+                errs.append(_errors(xb.index_select(0, idx), part))
             else:
-                held.append((xb[sel], part))
+                held.append((xb.index_select(0, idx), part))
     if held:
         xs, zs = zip(*held, strict=True)
         errs.append(_errors(torch.cat(xs), decode(torch.cat(zs))))
     errors = None
     if rows is not None:
         errors = np.concatenate(errs) if errs else np.zeros(0)
-    return np.concatenate(outs, axis=0), errors
+    return result, errors
 
 
 def _read_only_tensor(chunk: np.ndarray) -> torch.Tensor:
@@ -313,9 +319,9 @@ def encoding(module) -> Callable:
     """``fn`` for :func:`batched_with_errors` returning codes; only the checked
     rows are decoded, all in one call (``fn.decode``)."""
 
-    def fn(xb, sel):
+    def fn(xb, idx):
         z = module.encode(xb)  # (B, *code_shape)
-        return z, (z[sel] if sel is not None else None)
+        return z, (z.index_select(0, idx) if idx is not None else None)
 
     fn.decode = module.decode
     return fn
@@ -325,8 +331,8 @@ def reconstruction(module) -> Callable:
     """``fn`` for :func:`batched_with_errors` returning reconstructions: the
     errors come from the same pass, at no extra model cost."""
 
-    def fn(xb, sel):
+    def fn(xb, idx):
         x_hat = module(xb)  # (B, *input_shape)
-        return x_hat, (x_hat[sel] if sel is not None else None)
+        return x_hat, (x_hat.index_select(0, idx) if idx is not None else None)
 
     return fn

@@ -678,7 +678,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         return self._guarded(data_guard.encoding(self.module_), X, "transform")
 
     def _guarded(self, fn, X: np.ndarray, method: str) -> np.ndarray:
-        """Run ``fn(xb, sel) -> (output, recon of xb[sel])`` over scaled batches
+        """Run ``fn(xb, idx) -> (output, recon of xb[idx])`` over scaled batches
         of ``X``, and warn when ``X`` does not look like the training data."""
         out, errors = data_guard.batched_with_errors(
             fn,
