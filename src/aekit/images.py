@@ -360,6 +360,10 @@ def _model_parts(model):
     return model.module_, model.scaler_, shape, model._device
 
 
+# (quarter turns, then a left-right flip): the 8 symmetries of the square.
+_SYMMETRIES = tuple((k, f) for f in (False, True) for k in range(4))
+
+
 @torch.no_grad()
 def restore(
     model,
@@ -449,10 +453,6 @@ def restore(
         acc += np.rot90(out, -turns, axes=(1, 2))
     result = (acc / len(views)).astype(np.float32) / factor
     return result[0] if two_d else result
-
-
-# (quarter turns, then a left-right flip): the 8 symmetries of the square.
-_SYMMETRIES = tuple((k, f) for f in (False, True) for k in range(4))
 
 
 def _tiled(module, scaler, shape, device, work, overlap, batch_size) -> np.ndarray:
