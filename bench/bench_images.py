@@ -375,7 +375,7 @@ def bench_photos(args) -> str:
             train_cpu, train_wall = time.process_time() - t, time.perf_counter() - w
             t = time.process_time()
             out = np.clip(restore(model, noisy * 255) / 255, 0, 1)
-            infer_cpu = (time.process_time() - t,)
+            infer_cpu, out8 = (time.process_time() - t,), None
             if args.self_ensemble:
                 t = time.process_time()
                 out8 = restore(model, noisy * 255, self_ensemble=True) / 255
@@ -384,12 +384,12 @@ def bench_photos(args) -> str:
             res = {"noisy": (mean_psnr(clean[None], noisy[None]), 0.0)}
             res["noisy"] = (res["noisy"][0], ssim(clean, np.clip(noisy, 0, 1), 1.0))
             res |= {k: (v[0], v[1]) for k, v in cls.items()}
-            res[AEKIT] = (mean_psnr(clean[None], out[None]), ssim(clean, out, 1.0))
-            if args.self_ensemble:
-                res[AEKIT_8] = (
-                    mean_psnr(clean[None], out8[None]),
-                    ssim(clean, out8, 1.0),
-                )
+            for col, restored in ((AEKIT, out), (AEKIT_8, out8)):
+                if restored is not None:
+                    res[col] = (
+                        mean_psnr(clean[None], restored[None]),
+                        ssim(clean, restored, 1.0),
+                    )
             rows.append((sigma255, name, res, train_cpu, train_wall, infer_cpu))
             print(
                 f"  {name} sigma={sigma255}: "

@@ -7,18 +7,15 @@ import warnings
 
 import click
 
+from aekit.cli.options import overlap_option, self_ensemble_option
+
 
 @click.command("deblur")
 @click.argument("run_dir")
 @click.argument("input_path", metavar="INPUT")
 @click.option("--out", "-o", required=True, help="Output image file or folder.")
-@click.option("--overlap", type=int, help="Tile overlap in pixels (default: tile/2).")
-@click.option(
-    "--self-ensemble",
-    is_flag=True,
-    help="Average the outputs for the 8 flips and quarter turns of each image "
-    "(8x the time; cleaner with models trained on flipped, turned patches).",
-)
+@overlap_option
+@self_ensemble_option
 def deblur_command(run_dir, input_path, out, overlap, self_ensemble):
     """Deblur INPUT (an image file or a folder); write to --out in its bit depth."""
     import aekit

@@ -6,32 +6,11 @@ from pathlib import Path
 
 import click
 
-from aekit.cli.options import parse_image_size
-
-
-def denoise_images(
-    run_dir: str | Path,
-    input_path: str | Path,
-    out: str | Path,
-    *,
-    overlap=None,
-    self_ensemble: bool = False,
-) -> list[Path]:
-    """Denoise an image file or a folder of them with the model in ``run_dir``.
-
-    Images of any size go through overlapping tiles of the training size,
-    blended smoothly; each output keeps its input's bit depth (8 or 16).
-    """
-    import aekit
-    from aekit.images import restore_files
-
-    return restore_files(
-        aekit.load(run_dir),
-        input_path,
-        out,
-        overlap=overlap,
-        self_ensemble=self_ensemble,
-    )
+from aekit.cli.options import (
+    overlap_option,
+    parse_image_size,
+    self_ensemble_option,
+)
 
 
 def _is_images(path: str) -> bool:
@@ -85,13 +64,8 @@ def _needs_tiles(model, path: str) -> bool:
     help="Resize images to HxW and denoise them whole (default: tile images of "
     "any size).",
 )
-@click.option("--overlap", type=int, help="Tile overlap in pixels (default: tile/2).")
-@click.option(
-    "--self-ensemble",
-    is_flag=True,
-    help="Average the outputs for the 8 flips and quarter turns of each image "
-    "(8x the time; cleaner with models trained on flipped, turned patches).",
-)
+@overlap_option
+@self_ensemble_option
 def denoise_command(run_dir, data, out, key, image_size, overlap, self_ensemble):
     """Denoise DATA (npy, csv, an image or a folder of images) with RUN_DIR's model.
 
@@ -102,6 +76,7 @@ def denoise_command(run_dir, data, out, key, image_size, overlap, self_ensemble)
     import aekit
     from aekit.denoising import denoise_data
     from aekit.exceptions import ConfigError
+    from aekit.images import restore_files
 
     if self_ensemble and (image_size is not None or not _is_images(data)):
         raise ConfigError(
@@ -110,8 +85,10 @@ def denoise_command(run_dir, data, out, key, image_size, overlap, self_ensemble)
         )
     model = aekit.load(run_dir)
     if image_size is None and (self_ensemble or _needs_tiles(model, data)):
-        written = denoise_images(
-            run_dir, data, out, overlap=overlap, self_ensemble=self_ensemble
+        # Any size, in overlapping tiles of the training size blended
+        # smoothly; each output keeps its input's bit depth (8 or 16).
+        written = restore_files(
+            model, data, out, overlap=overlap, self_ensemble=self_ensemble
         )
         click.echo(f"Denoised {len(written)} image(s) in tiles; wrote {out}")
         return

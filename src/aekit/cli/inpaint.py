@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from aekit.cli.options import overlap_option, self_ensemble_option
+
 
 @click.command("inpaint")
 @click.argument("run_dir")
@@ -19,13 +21,8 @@ import click
 @click.option(
     "--iterations", default=1, show_default=True, help="Feed the result back N times."
 )
-@click.option("--overlap", type=int, help="Tile overlap in pixels (default: tile/2).")
-@click.option(
-    "--self-ensemble",
-    is_flag=True,
-    help="Average the outputs for the 8 flips and quarter turns of each image "
-    "(8x the time; cleaner with models trained on flipped, turned patches).",
-)
+@overlap_option
+@self_ensemble_option
 def inpaint_command(run_dir, input_path, mask, out, iterations, overlap, self_ensemble):
     """Fill the masked pixels of INPUT (a file or folder); keep the others exactly."""
     import aekit

@@ -71,3 +71,15 @@ def given(ctx: click.Context, name: str) -> bool:
     """Whether the user typed option ``name`` (not its default)."""
     src = ctx.get_parameter_source(name)
     return src is not None and src != click.core.ParameterSource.DEFAULT
+
+
+# The tiling options of the image restoration commands (denoise, deblur, inpaint).
+overlap_option = click.option(
+    "--overlap", type=int, help="Tile overlap in pixels (default: tile/2)."
+)
+self_ensemble_option = click.option(
+    "--self-ensemble",
+    is_flag=True,
+    help="Average the outputs for the 8 flips and quarter turns of each image "
+    "(8x the time; cleaner with models trained on flipped, turned patches).",
+)
