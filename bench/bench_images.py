@@ -333,7 +333,8 @@ def photo_model(sigma: float, args) -> aekit.Autoencoder:
         noise=f"gaussian:sigma={sigma}",
         loss="mse",
         epochs=args.photo_epochs,
-        batch_size=32,
+        precision=args.photo_precision,
+        batch_size=args.photo_batch,
         lr=2e-3,
         patience=None,
         validation_fraction=0.05,
@@ -448,7 +449,8 @@ def bench_photos(args) -> str:
     lines.append(
         f"aekit model per left-out photograph and sigma: conv, channels (32, 64), "
         f"{args.blocks} extra conv(s) per level, {args.photo_activation}, "
-        f"{args.photo_upsample} upsampling, spatial code {args.photo_code} channels; "
+        f"{args.photo_upsample} upsampling, spatial code {args.photo_code} channels, "
+        f"trained in {args.photo_precision}, batch {args.photo_batch}, Adam 2e-3; "
         f"{args.photo_epochs} epochs x {args.patches:,} random {args.patch}x"
         f"{args.patch} patches of the other photographs"
         + (
@@ -516,6 +518,13 @@ def main(argv=None) -> int:
     ap.add_argument("--patches", type=int)
     ap.add_argument("--photo-epochs", type=int)
     ap.add_argument("--photo-code", type=int, default=32)
+    ap.add_argument("--photo-batch", type=int, default=32)
+    ap.add_argument(
+        "--photo-precision",
+        choices=("fp32", "bf16", "auto"),
+        default="fp32",
+        help="photograph models' training precision (bf16: autocast)",
+    )
     ap.add_argument(
         "--select", type=int, default=500, help="MNIST images that pick grid values"
     )
