@@ -100,6 +100,36 @@ def test_frames_shape_error_names_the_fix():
         _module((6, 1, 40, 40), frame_channels=(8, 8), frame_patch=4)
 
 
+def test_ar_lags_add_a_linear_forecast_of_the_last_observed_steps():
+    """The autoregression adds ``W @ last p observed steps + b`` to the future
+    steps only; a window whose observed steps end early uses its own last real
+    steps, and lags before its first step read 0."""
+    torch.manual_seed(0)
+    model = _module((8, 2), horizon=3, ar_lags=2)  # 5 observed steps
+    ar = model.architecture.autoregression
+    torch.nn.init.normal_(ar.weight)
+    torch.nn.init.normal_(ar.bias)
+    x = torch.randn(4, 8, 2)
+    with torch.no_grad():
+        skip = model(x) - model.decode(model.encode(x))  # (4, 8, 2)
+        want = ar(x[:, 3:5].flatten(1)).view(4, 3, 2)
+        assert torch.allclose(skip[:, 5:], want, atol=1e-5)
+        assert torch.equal(skip[:, :5], torch.zeros(4, 5, 2))
+        short = x.clone()
+        short[:, 3:5] = float("nan")  # observed steps end after step 2
+        got = model.architecture.input_skip(short)[:, 5:]
+        assert torch.allclose(got, ar(x[:, 1:3].flatten(1)).view(4, 3, 2), atol=1e-5)
+        one = x.clone()
+        one[:, 1:5] = float("nan")  # a single observed step
+        lags = torch.cat([torch.zeros(4, 1, 2), x[:, :1]], dim=1)
+        got = model.architecture.input_skip(one)[:, 5:]
+        assert torch.allclose(got, ar(lags.flatten(1)).view(4, 3, 2), atol=1e-5)
+    with pytest.raises(ConfigError, match="exceeds the 5 observed"):
+        _module((8, 2), horizon=3, ar_lags=6)
+    with pytest.raises(ConfigError, match="ar_lags needs windows of values"):
+        _module((8, 2), horizon=0, ar_lags=2)
+
+
 # -- time series ----------------------------------------------------------------------
 def _co2_monthly():
     sm = pytest.importorskip(
@@ -144,6 +174,47 @@ def test_co2_forecast_beats_the_last_value():
     spiked[3, 10] += 5.0
     err = model.reconstruction_error(spiked)
     assert err.argmax() == 3, err
+
+
+def test_ar_lags_forecast_macrodata_growth_better_than_without(tmp_path):
+    """statsmodels' macrodata (quarterly growth of real GDP, consumption and
+    investment, in %): 4-quarter forecasts of the last 20%, rolling origin,
+    as in bench_sequence.py. A small model with a linear autoregression on the
+    last 3 quarters beats the last value (5.96 there) and the same model
+    without it; saved and loaded, it forecasts the same."""
+    sm = pytest.importorskip(
+        "statsmodels.api", reason="statsmodels (the bench extra) is not installed"
+    )
+    macro = sm.datasets.macrodata.load_pandas().data
+    levels = macro[["realgdp", "realcons", "realinv"]].to_numpy(np.float64)
+    growth = (100 * np.diff(np.log(levels), axis=0)).astype(np.float32)
+    n_train = int(0.8 * len(growth))
+    W = sliding_windows(growth[:n_train], 16)
+    test = sliding_windows(growth[n_train - 12 :], 16)  # observed 12, future 4
+    params = dict(
+        horizon=4,
+        hidden_size=4,
+        code_size=2,
+        lr=3e-3,
+        batch_size=16,
+        weight_decay=1e-4,
+        patience=20,
+        epochs=300,
+        noise="gaussian:0.3",
+        random_state=0,
+        device="cpu",
+    )
+    mse = {}
+    for lags in (0, 3):
+        model = SequenceAutoencoder(ar_lags=lags, **params).fit(W)
+        pred = model.forecast(test[:, :12])
+        mse[lags] = float(np.mean((pred - test[:, 12:]) ** 2))
+    last = float(np.mean((test[:, 11:12] - test[:, 12:]) ** 2))
+    # Measured: 4.86 with the autoregression, 5.21 without, last value 5.96.
+    assert mse[3] < 0.9 * last and mse[3] < mse[0], (mse, last)
+    model.save(tmp_path / "run")
+    loaded = SequenceAutoencoder.load(tmp_path / "run")
+    np.testing.assert_allclose(loaded.forecast(test[:, :12]), pred, atol=1e-5)
 
 
 def test_variational_and_denoising_compose(tmp_path):
@@ -201,10 +272,14 @@ def test_cli_fit_sequence_and_forecast_on_a_csv(tmp_path):
         [
             "fit-sequence", str(STOCKS), "--out", str(run), "--window", "14",
             "--horizon", "2", "--epochs", "1", "--hidden-size", "8",
-            "--code-size", "4", "--window-offset", "last", "--device", "cpu", "-q",
+            "--code-size", "4", "--window-offset", "last", "--ar-lags", "3",
+            "--device", "cpu", "-q",
         ],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
+    loaded = SequenceAutoencoder.load(run)
+    ar = loaded.module_.architecture.autoregression  # 3 lags of every column
+    assert loaded.ar_lags == 3 and ar.in_features == 3 * loaded.step_shape_[0]
     out = tmp_path / "f.csv"
     res = runner.invoke(cli, ["forecast", str(run), str(STOCKS), "-o", str(out)])
     assert res.exit_code == 0, res.output

@@ -247,6 +247,7 @@ class Sequence(Component):
         frame_features: int = 256  # per-frame feature vector fed to the RNN
         frame_patch: int = 4  # pixels folded into channels before the convs
         item_transitions: bool = False  # items: add a first-order Markov chain
+        ar_lags: int = 0  # values: a linear autoregression on the last lags
 
     def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
         super().__init__(config)
@@ -307,6 +308,26 @@ class Sequence(Component):
         self.encoder = SequenceEncoder(self)
         self.feature_shape = (cfg.hidden_size,)
         self.transition_weight = None
+        self.autoregression = None
+        if cfg.ar_lags:
+            if not isinstance(cfg.ar_lags, int) or cfg.ar_lags < 0:
+                raise ConfigError(f"ar_lags must be an int >= 0. Got {cfg.ar_lags!r}.")
+            if self.mode != "values" or not cfg.horizon:
+                raise ConfigError(
+                    "ar_lags needs windows of values and horizon > 0. Got "
+                    f"{self.mode} with horizon={cfg.horizon}."
+                )
+            if cfg.ar_lags > self.observed:
+                raise ConfigError(
+                    f"ar_lags={cfg.ar_lags} exceeds the {self.observed} observed "
+                    "steps of a window; use at most that many lags."
+                )
+            d = self.step_shape[0]
+            # Starts at zero: the forecast is the recurrent model's until the
+            # linear part learns what it can carry.
+            self.autoregression = nn.Linear(cfg.ar_lags * d, cfg.horizon * d)
+            nn.init.zeros_(self.autoregression.weight)
+            nn.init.zeros_(self.autoregression.bias)
         if cfg.item_transitions:
             if self.mode != "items" or not cfg.horizon:
                 raise ConfigError(
@@ -369,6 +390,8 @@ class Sequence(Component):
         corrupted; where corruption hid the last item, the chain reads another
         pair, which holds no count of this window, and nothing is left out.
         """
+        if self.autoregression is not None:
+            return self._autoregression(x)
         if self.transition_weight is None:
             return None
         last = self._last_item(x)  # (B,)
@@ -386,6 +409,34 @@ class Sequence(Component):
         out = logits.new_zeros(len(x), logits.shape[1], S)  # (B, K, S)
         out[:, :, first] = logits
         return out
+
+    def _autoregression(self, x: torch.Tensor) -> torch.Tensor:
+        """With ``ar_lags``: a linear map of the last ``ar_lags`` observed steps
+        to the future steps, added to the decoder's forecast (the "highway" of
+        LSTNet, Lai et al. 2018, https://arxiv.org/abs/1703.07015). The
+        recurrent model learns what a linear autoregression misses; on short
+        series the linear part carries most of the forecast. A window whose
+        observed steps end early (NaN padding) uses its last real steps; a
+        missing value reads as 0, as in the encoder.
+        """
+        p, T, H = self.config.ar_lags, self.observed, self.horizon
+        obs = x[:, :T]  # (B, T, d)
+        nan = torch.isnan(obs)
+        end = _last_valid_length(~nan.all(-1)) if nan.any() else None  # (B,)
+        obs = torch.where(nan, torch.zeros_like(obs), obs)
+        if end is None:
+            lags = obs[:, T - p :]  # (B, p, d)
+        else:
+            steps = end[:, None] - p + torch.arange(p, device=x.device)  # (B, p)
+            index = steps.clamp_min(0)[:, :, None].expand(-1, -1, obs.shape[2])
+            # Lags before a short window's first step read 0.
+            lags = obs.gather(1, index) * (steps >= 0)[:, :, None]  # (B, p, d)
+        future = self.autoregression(lags.flatten(1)).view(len(x), H, -1)  # (B, H, d)
+        S = H + (T if self.config.reconstruct else 0)
+        n_params = self.decoder.n_params
+        out = future.new_zeros(len(x), n_params, S, future.shape[2])  # (B, P, S, d)
+        out[:, 0, S - H :] = future  # the mean only
+        return out[:, 0] if n_params == 1 else out
 
     def loss_target(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(target, mask): what the decoder's output is scored against.

@@ -104,6 +104,14 @@ def sequence_windows(
     help="With --item-transitions: the chain's weight as learned, or the one "
     "that ranks the held-out windows' next items best (NDCG@10).",
 )
+@click.option(
+    "--ar-lags",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Values: add a linear autoregression on the last N observed steps "
+    "to the forecast (0: none).",
+)
 @click.option("--latent", default="deterministic", show_default=True)
 @click.option("--noise", help="Input corruption, e.g. gaussian:0.1 or masking:0.2.")
 @click.option("--frame-channels", help="Per-frame conv widths, e.g. 16,32,64.")
@@ -116,8 +124,8 @@ def sequence_windows(
 def fit_sequence_command(
     data, out, window, horizon, kind, time_column, stride, key, cell, hidden_size,
     num_layers, code_size, no_reconstruct, window_offset, item_transitions,
-    transition_weight, latent, noise, frame_channels, epochs, batch_size, lr, seed,
-    device, quiet,
+    transition_weight, ar_lags, latent, noise, frame_channels, epochs, batch_size,
+    lr, seed, device, quiet,
 ):  # fmt: skip
     """Fit a SequenceAutoencoder on DATA; write the run folder --out."""
     from aekit import SequenceAutoencoder
@@ -142,6 +150,7 @@ def fit_sequence_command(
         window_offset=window_offset,
         item_transitions=item_transitions,
         transition_weight=transition_weight,
+        ar_lags=ar_lags,
         latent=latent,
         noise=noise,
         epochs=epochs,

@@ -115,6 +115,15 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         learned weight is about 0.09 and the held-out windows pick 0.5 or 1
         (bench/results/sequence_items.md). Needs ``validation_fraction > 0``;
         without held-out windows the learned weight stays.
+    ar_lags : int, default=0
+        Values with ``horizon > 0``: add a linear autoregression on the last
+        ``ar_lags`` observed steps (all features) to the future decoder's
+        output, the "highway" of LSTNet (Lai et al. 2018). Its weights start
+        at zero and train with the rest. On short series the linear part
+        carries the forecast and a small recurrent model adds to it. On
+        statsmodels' macrodata, ``ar_lags=3`` took the bench's forecast MSE
+        from 6.58 to 4.86 (VAR(3): 4.96), and ``ar_lags=24`` on monthly co2
+        from 0.401 to 0.352 (SARIMA: 0.356; bench/results/sequence_ts.md).
     frame_channels : tuple of int, default=(16, 32, 64)
     frame_features : int, default=256
     dropout : float, default=0.0
@@ -169,6 +178,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         embedding_dim: int = 64,
         item_transitions: bool = False,
         transition_weight: str = "ranking",
+        ar_lags: int = 0,
         frame_channels: tuple[int, ...] = (16, 32, 64),
         frame_features: int = 256,
         dropout: float = 0.0,
@@ -198,6 +208,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         self.noise = noise
         self.embedding_dim = embedding_dim
         self.item_transitions = item_transitions
+        self.ar_lags = ar_lags
         self.transition_weight = transition_weight
         self.frame_channels = frame_channels
         self.frame_features = frame_features
@@ -424,6 +435,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
                 "n_items": int(self.n_items_),
                 "embedding_dim": int(self.embedding_dim),
                 "item_transitions": bool(self.item_transitions),
+                "ar_lags": int(self.ar_lags),
                 "frame_channels": tuple(int(c) for c in self.frame_channels),
                 "frame_features": int(self.frame_features),
             },
