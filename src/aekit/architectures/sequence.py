@@ -379,6 +379,7 @@ class Sequence(Component):
     ) -> torch.Tensor | None:
         """A term added to the decoder's output that bypasses the code, or None.
 
+        With ``ar_lags``: a linear autoregression (:meth:`_autoregression`).
         With ``item_transitions``: ``w * log p(next | last observed item)``
         added to the first future step's logits, where ``p`` is a first-order
         Markov chain of the counted training pairs, smoothed towards item
