@@ -414,9 +414,9 @@ class Sequence(Component):
     def _autoregression(self, x: torch.Tensor) -> torch.Tensor:
         """With ``ar_lags``: a linear map of the last ``ar_lags`` observed steps
         to the future steps, added to the decoder's forecast (the "highway" of
-        LSTNet, Lai et al. 2018, https://arxiv.org/abs/1703.07015). The
-        recurrent model learns what a linear autoregression misses; on short
-        series the linear part carries most of the forecast. A window whose
+        LSTNet, Lai et al. 2018, https://arxiv.org/abs/1703.07015). Both
+        train together, so the recurrent model learns what a linear
+        autoregression misses. A window whose
         observed steps end early (NaN padding) uses its last real steps; a
         missing value reads as 0, as in the encoder.
         """
