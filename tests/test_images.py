@@ -267,6 +267,35 @@ def test_psnr_and_ssim_are_scikit_images():
     assert ssim(clean, clean) == pytest.approx(1.0)
 
 
+def test_differentiable_ssim_is_scikit_images_default():
+    """aekit.losses.ssim, the training loss, against skimage's defaults (7x7
+    uniform window, sample covariance) on photographs, and its gradient."""
+    from skimage.metrics import structural_similarity
+
+    from aekit.losses import ssim as ssim_loss
+
+    pairs = [
+        (data.camera()[:96, :80], _noisy(data.camera()[:96, :80], 0.1)),
+        (data.coins()[:64, :64], _noisy(data.coins()[:64, :64], 0.3, seed=1)),
+        (data.moon()[:64, :64], np.zeros((64, 64), np.uint8)),
+    ]
+    for clean, other in pairs:
+        a, b = clean / 255.0, other / 255.0
+        ref = structural_similarity(a, b, data_range=1.0)
+        got = ssim_loss(torch.tensor(a)[None], torch.tensor(b)[None]).item()
+        assert got == pytest.approx(ref, abs=1e-4), (ref, got)
+    a = torch.tensor(pairs[0][0] / 255.0, dtype=torch.float32)[None]
+    b = torch.tensor(pairs[0][1] / 255.0, dtype=torch.float32)[None]
+    b.requires_grad_(True)
+    ssim_loss(a, b).sum().backward()
+    # Moving the noisy image toward the clean one raises SSIM.
+    step = ssim_loss(a, (b - 0.01 * (b - a)).detach()).item()
+    assert step > ssim_loss(a, b).item()
+    assert torch.isfinite(b.grad).all() and (b.grad * (a - b)).sum() > 0
+    with pytest.raises(aekit.exceptions.ConfigError, match="7x7"):
+        ssim_loss(a[:, :5, :5], a[:, :5, :5])
+
+
 def test_compression_report(mnist_inpainter, mnist_test):
     X = mnist_test.X[:50]
     rep = compression_report(mnist_inpainter, X)

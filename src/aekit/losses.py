@@ -143,6 +143,33 @@ class Gaussian(Likelihood):
         return mu + self.variance(out).sqrt() * torch.randn_like(mu)
 
 
+def ssim(x: torch.Tensor, y: torch.Tensor, *, data_range: float = 1.0) -> torch.Tensor:
+    """Mean SSIM of each pair of images (N, H, W) -> (N,), differentiable.
+
+    The same numbers as scikit-image's ``structural_similarity`` with its
+    defaults (Wang et al. 2004: a 7x7 uniform window, sample covariances,
+    K1 = 0.01, K2 = 0.03, the mean over windows that lie inside the image), so
+    a model can be trained on the score that evaluates it. Computed in
+    float32 even under autocast: the variances are differences of squares.
+    """
+    win = 7
+    x, y = x.float().unsqueeze(1), y.float().unsqueeze(1)  # (N, 1, H, W)
+    if min(x.shape[-2:]) < win:
+        raise ConfigError(f"SSIM needs images of at least {win}x{win} pixels.")
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    with torch.autocast(x.device.type, enabled=False):
+        mean = lambda t: F.avg_pool2d(t, win, stride=1)  # noqa: E731
+        ux, uy = mean(x), mean(y)
+        cov = win * win / (win * win - 1)  # sample, not population, covariance
+        vx = cov * (mean(x * x) - ux * ux)
+        vy = cov * (mean(y * y) - uy * uy)
+        vxy = cov * (mean(x * y) - ux * uy)
+        s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / (
+            (ux * ux + uy * uy + c1) * (vx + vy + c2)
+        )
+    return s.flatten(1).mean(1)
+
+
 # The loss names users type, mapped to likelihoods.
 LOSS_ALIASES = {"bce": "bernoulli", "mse": "gaussian"}
 
