@@ -99,6 +99,13 @@ class AutoencoderModule(nn.Module):
                 "The importance-weighted bound (iw_samples > 1) does not compose "
                 "with regularizers; use iw_samples=1 or drop the regularizers."
             )
+        output_terms = getattr(self.architecture, "has_output_terms", False)
+        if self.iw_samples > 1 and output_terms:
+            raise ConfigError(
+                "The importance-weighted bound (iw_samples > 1) does not compose "
+                "with loss terms on the output (e.g. ssim_weight); use iw_samples=1 "
+                "or drop those terms."
+            )
         self.corruption = None
         if spec["corruption"]:
             cls, cfg = CORRUPTIONS.config(spec["corruption"])
@@ -194,6 +201,11 @@ class AutoencoderModule(nn.Module):
             terms |= reg(x=x_in, h=h, z=z, model=self)
         out = self.decoder_output(z, x_in, x)  # (B, [n_params,] *input_shape)
         recon = self.likelihood.reduce(self.likelihood.nll(out, target), mask)  # (B,)
+        if getattr(self.architecture, "has_output_terms", False):
+            # Architectures may score the reconstruction beyond the likelihood
+            # (e.g. SSIM of predicted frames).
+            mean = self.likelihood.mean(out)
+            terms |= self.architecture.output_terms(mean, target, mask)
         return recon, terms
 
     def _input_and_target(self, x: torch.Tensor, mask: torch.Tensor | None):

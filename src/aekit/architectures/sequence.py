@@ -41,10 +41,13 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from aekit.architectures.conv import _norm
 from aekit.exceptions import ConfigError
+from aekit.losses import ssim
 from aekit.registry import ARCHITECTURES, Component
 
 CELLS = {"gru": nn.GRU, "lstm": nn.LSTM}
+FRAME_CORES = ("recurrent", "conv")
 MAX_TRANSITION_ITEMS = 10_000  # the item transition table is dense: 400 MB here
 
 
@@ -102,6 +105,103 @@ class FrameDecoder(nn.Module):
 
     def forward(self, h):
         return self.net(h)
+
+
+def _conv_norm_act(c_in: int, c_out: int, kernel: int = 3, stride: int = 1):
+    pad = (kernel - 1) // 2
+    conv = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=pad)
+    return [conv, _norm("group", c_out), nn.SiLU()]
+
+
+class _Residual(nn.Module):
+    """x + conv(act(norm(conv(x)))), at one resolution."""
+
+    def __init__(self, c: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            *_conv_norm_act(c, c), nn.Conv2d(c, c, 3, padding=1), _norm("group", c)
+        )
+
+    def forward(self, x):
+        return x + self.body(x)
+
+
+class ConvCoreEncoder(nn.Module):
+    """(B, L or T, C, H, W) -> (B, hidden, H / 2p, W / 2p), ``frame_core="conv"``.
+
+    Each observed frame becomes a feature map on the patch grid (pixel
+    unshuffle, one 3x3 convolution per ``frame_channels`` entry); the T maps
+    are stacked along channels, so the next convolution sees every time step
+    at once; a strided convolution halves the grid and ``num_layers``
+    residual blocks follow.
+    """
+
+    def __init__(self, arch: Sequence):
+        super().__init__()
+        cfg = arch.config
+        self.observed, p = arch.observed, cfg.frame_patch
+        c = arch.step_shape[0] * p * p
+        frame: list[nn.Module] = [nn.PixelUnshuffle(p)] if p > 1 else []
+        for c_out in cfg.frame_channels:
+            frame += _conv_norm_act(c, c_out)
+            c = c_out
+        self.frame = nn.Sequential(*frame)
+        wide, half = cfg.hidden_size, max(cfg.hidden_size // 2, 1)
+        self.core = nn.Sequential(
+            *_conv_norm_act(self.observed * c, half),
+            *_conv_norm_act(half, wide, kernel=4, stride=2),
+            *[_Residual(wide) for _ in range(cfg.num_layers)],
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x[:, : self.observed]  # (B, T, C, H, W)
+        B, T = x.shape[:2]
+        maps = self.frame(x.reshape(B * T, *x.shape[2:]))  # (B*T, c, g, g')
+        return self.core(maps.reshape(B, T * maps.shape[1], *maps.shape[2:]))
+
+
+class ConvCoreDecoder(nn.Module):
+    """(B, code, H / 2p, W / 2p) -> (B, [P,] S, C, H, W), ``frame_core="conv"``.
+
+    The encoder mirrored: ``num_layers`` residual blocks, a transposed
+    convolution back to the patch grid, one map per decoded step (S maps
+    stacked along channels), then each map drawn as a frame.
+    """
+
+    def __init__(self, arch: Sequence, code_channels: int, n_params: int):
+        super().__init__()
+        cfg = arch.config
+        self.n_params, self.step_shape = n_params, arch.step_shape
+        self.steps = arch.horizon + (arch.observed if cfg.reconstruct else 0)
+        wide, half = cfg.hidden_size, max(cfg.hidden_size // 2, 1)
+        widths = list(reversed(cfg.frame_channels))
+        self.core = nn.Sequential(
+            *_conv_norm_act(code_channels, wide),
+            *[_Residual(wide) for _ in range(cfg.num_layers)],
+            nn.ConvTranspose2d(wide, half, 4, stride=2, padding=1),
+            _norm("group", half),
+            nn.SiLU(),
+            nn.Conv2d(half, self.steps * widths[0], 3, padding=1),
+        )
+        frame: list[nn.Module] = []
+        for c_in, c_out in zip(widths, widths[1:], strict=False):
+            frame += [_norm("group", c_in), nn.SiLU()]
+            frame.append(nn.Conv2d(c_in, c_out, 3, padding=1))
+        p = cfg.frame_patch
+        last = self.step_shape[0] * n_params * p * p
+        frame += [_norm("group", widths[-1]), nn.SiLU()]
+        frame.append(nn.Conv2d(widths[-1], last, 3, padding=1))
+        if p > 1:
+            frame.append(nn.PixelShuffle(p))
+        self.frame = nn.Sequential(*frame)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        B, S = z.shape[0], self.steps
+        maps = self.core(z)  # (B, S*c, g, g')
+        maps = maps.reshape(B * S, -1, *maps.shape[2:])  # (B*S, c, g, g')
+        out = self.frame(maps)  # (B*S, C*P, H, W)
+        out = out.view(B, S, self.n_params, *self.step_shape)  # (B, S, P, C, H, W)
+        return out.squeeze(2) if self.n_params == 1 else out.transpose(1, 2)
 
 
 class SequenceEncoder(nn.Module):
@@ -246,8 +346,10 @@ class Sequence(Component):
         frame_channels: tuple[int, ...] = (32, 64)  # per-frame conv widths
         frame_features: int = 256  # per-frame feature vector fed to the RNN
         frame_patch: int = 4  # pixels folded into channels before the convs
+        frame_core: str = "recurrent"  # frames: "recurrent" (flat code) or "conv"
         item_transitions: bool = False  # items: add a first-order Markov chain
         ar_lags: int = 0  # values: a linear autoregression on the last lags
+        ssim_weight: float = 0.0  # frames: add weight * (1 - SSIM) to the loss
 
     def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
         super().__init__(config)
@@ -276,14 +378,22 @@ class Sequence(Component):
                 raise ConfigError(
                     f"frame_patch must be an int >= 1. Got {cfg.frame_patch!r}."
                 )
-            scale = cfg.frame_patch * 2 ** len(cfg.frame_channels)
+            if cfg.frame_core not in FRAME_CORES:
+                raise ConfigError(
+                    f"frame_core must be 'recurrent' or 'conv'. Got {cfg.frame_core!r}."
+                )
+            # The recurrent core halves the grid once per conv layer, the
+            # conv core once in all.
+            halvings = len(cfg.frame_channels) if cfg.frame_core == "recurrent" else 1
+            scale = cfg.frame_patch * 2**halvings
             h, w = self.step_shape[1:]
             if not cfg.frame_channels or h % scale or w % scale:
                 raise ConfigError(
                     f"Frames of {h}x{w} pixels cannot be cut into {cfg.frame_patch}"
-                    f"-pixel patches and halved {len(cfg.frame_channels)} times "
-                    f"(frame_channels={cfg.frame_channels!r}); use sides divisible "
-                    f"by {scale}, fewer conv layers or a smaller frame_patch."
+                    f"-pixel patches and halved {halvings} times "
+                    f"(frame_core={cfg.frame_core!r}, frame_channels="
+                    f"{cfg.frame_channels!r}); use sides divisible by {scale}, "
+                    "fewer conv layers or a smaller frame_patch."
                 )
         else:
             raise ConfigError(
@@ -292,6 +402,16 @@ class Sequence(Component):
                 f"n_items > 0. Got samples of shape {self.input_shape} with "
                 f"n_items={cfg.n_items}."
             )
+        if isinstance(cfg.ssim_weight, bool) or not (
+            isinstance(cfg.ssim_weight, int | float) and cfg.ssim_weight >= 0
+        ):
+            raise ConfigError(f"ssim_weight must be >= 0. Got {cfg.ssim_weight!r}.")
+        if cfg.ssim_weight and self.mode != "frames":
+            raise ConfigError(
+                "ssim_weight scores predicted frames; this model's steps are "
+                f"{self.mode}. Leave ssim_weight at 0."
+            )
+        self.has_output_terms = bool(cfg.ssim_weight)  # see output_terms
         self.discrete_input = self.mode == "items"  # ids, not values
         self.length = self.input_shape[0]
         self.horizon = cfg.horizon
@@ -305,8 +425,15 @@ class Sequence(Component):
             raise ConfigError(
                 "reconstruct=False needs horizon > 0: the model would decode nothing."
             )
-        self.encoder = SequenceEncoder(self)
-        self.feature_shape = (cfg.hidden_size,)
+        self.conv_core = self.mode == "frames" and cfg.frame_core == "conv"
+        if self.conv_core:
+            self.encoder = ConvCoreEncoder(self)
+            scale = 2 * cfg.frame_patch
+            h, w = self.step_shape[1:]
+            self.feature_shape = (cfg.hidden_size, h // scale, w // scale)
+        else:
+            self.encoder = SequenceEncoder(self)
+            self.feature_shape = (cfg.hidden_size,)
         self.transition_weight = None
         self.autoregression = None
         if cfg.ar_lags:
@@ -349,6 +476,9 @@ class Sequence(Component):
             self.transition_weight = nn.Parameter(torch.ones(()))
 
     def build_decoder(self, code_shape: tuple[int, ...], n_params: int = 1) -> None:
+        if self.conv_core:
+            self.decoder = ConvCoreDecoder(self, code_shape[0], n_params)
+            return
         if len(code_shape) != 1:
             raise ConfigError(
                 f"The sequence architecture needs a flat code. Got {code_shape}."
@@ -438,6 +568,22 @@ class Sequence(Component):
         out = future.new_zeros(len(x), n_params, S, future.shape[2])  # (B, P, S, d)
         out[:, 0, S - H :] = future  # the mean only
         return out[:, 0] if n_params == 1 else out
+
+    def output_terms(
+        self, mean: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
+        """Loss terms on the decoded frames beyond the likelihood: with
+        ``ssim_weight > 0``, ``ssim_weight * (1 - SSIM)`` per sample (B,),
+        SSIM averaged over the decoded frames and channels.
+
+        The likelihood alone (MSE or BCE) is minimised by the average of the
+        futures the model cannot tell apart: a haze around each digit. SSIM
+        punishes faint values on a blank background hard, so this term trades
+        a little squared error for predictions with a clean background.
+        """
+        w, B = self.config.ssim_weight, mean.shape[0]
+        score = ssim(mean.flatten(0, -3), target.flatten(0, -3))  # (B * S * C,)
+        return {"ssim": w * (1 - score.view(B, -1).mean(1))}
 
     def loss_target(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(target, mask): what the decoder's output is scored against.

@@ -113,8 +113,37 @@ def sequence_windows(
     "to the forecast (0: none).",
 )
 @click.option("--latent", default="deterministic", show_default=True)
+@click.option(
+    "--loss",
+    type=click.Choice(["auto", "mse", "bce"]),
+    default="auto",
+    show_default=True,
+    help="Values and frames: reconstruction loss (bce needs values in [0, 1]).",
+)
 @click.option("--noise", help="Input corruption, e.g. gaussian:0.1 or masking:0.2.")
 @click.option("--frame-channels", help="Per-frame conv widths, e.g. 16,32,64.")
+@click.option(
+    "--frame-core",
+    type=click.Choice(["recurrent", "conv"]),
+    default="recurrent",
+    show_default=True,
+    help="Frames: per-frame vectors into the GRU/LSTM, or stacked feature maps "
+    "mixed by convolutions into a spatial code.",
+)
+@click.option(
+    "--ssim-weight",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Frames: add this weight times (1 - SSIM) of the decoded frames to the loss.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "fp16", "auto"]),
+    default="fp32",
+    show_default=True,
+    help="Training precision (mixed precision with autocast).",
+)
 @click.option("--epochs", type=int, default=50, show_default=True)
 @click.option("--batch-size", type=int, default=64, show_default=True)
 @click.option("--lr", type=float, default=1e-3, show_default=True)
@@ -124,8 +153,9 @@ def sequence_windows(
 def fit_sequence_command(
     data, out, window, horizon, kind, time_column, stride, key, cell, hidden_size,
     num_layers, code_size, no_reconstruct, window_offset, item_transitions,
-    transition_weight, ar_lags, latent, noise, frame_channels, epochs, batch_size,
-    lr, seed, device, quiet,
+    transition_weight, ar_lags, latent, loss, noise, frame_channels, frame_core,
+    ssim_weight, precision,
+    epochs, batch_size, lr, seed, device, quiet,
 ):  # fmt: skip
     """Fit a SequenceAutoencoder on DATA; write the run folder --out."""
     from aekit import SequenceAutoencoder
@@ -152,7 +182,11 @@ def fit_sequence_command(
         transition_weight=transition_weight,
         ar_lags=ar_lags,
         latent=latent,
+        loss=loss,
         noise=noise,
+        frame_core=frame_core,
+        ssim_weight=ssim_weight,
+        precision=precision,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,
