@@ -282,6 +282,20 @@ def test_variational_and_denoising_compose(tmp_path):
         device="cpu",
     ).fit(W)
     assert "train_kl" in model.history_[0]
+    # The ELBO's reconstruction term is log p(x|z) in nats per window, summed
+    # over the scored elements like the KL: a unit-variance Gaussian density.
+    module = model.module_.eval()
+    xs = torch.as_tensor(model._prepare(W[:8]))
+    torch.manual_seed(0)
+    recon, _ = module.per_sample_terms(xs)
+    torch.manual_seed(0)  # the same posterior draw
+    z, _ = module.latent(module.architecture.encoder(xs))
+    target, mask = module.architecture.loss_target(xs)
+    mean = module.likelihood.mean(module.decoder_output(z, xs, xs))
+    nats = 0.5 * ((mean - target).square() + np.log(2 * np.pi))
+    if mask is not None:
+        nats = nats * mask
+    torch.testing.assert_close(recon, nats.flatten(1).sum(1), rtol=1e-4, atol=1e-3)
     codes = model.transform(W[:20])
     np.testing.assert_array_equal(codes, model.transform(W[:20]))  # posterior mean
     model.save(tmp_path / "run")

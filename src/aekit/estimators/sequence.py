@@ -92,7 +92,9 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         Values and frames: "auto" is "mse" ("bce" needs values in [0, 1]).
         Items always use the categorical likelihood.
     latent : str or dict, default="deterministic"
-        "deterministic" or "variational[:beta=...]".
+        "deterministic" or "variational[:beta=...]". A variational model
+        scores the reconstruction in nats per window (summed over the scored
+        elements, "mse" as a unit-variance Gaussian), the scale of its KL.
     noise : str, dict or None, default=None
         Input corruption in training, e.g. "gaussian:0.1" or "masking:0.2"
         (for items, masking drops items from the history).
@@ -452,6 +454,13 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         }
         if self.loss_ == "categorical":
             likelihood = {"kind": "categorical", "n_classes": self.n_items_ + 1}
+        if latent["kind"] == "variational":
+            # The ELBO needs log p(x|z) in nats per window, as the KL is: sum
+            # over the scored elements; squared error becomes a unit-variance
+            # Gaussian density (as in Autoencoder).
+            likelihood["reduction"] = "sum"
+            if self.loss_ == "mse":
+                likelihood["variance"] = 1.0
         return {
             "architecture": {
                 "kind": "sequence",
