@@ -28,7 +28,7 @@ def trained(mnist_train):
         hidden=(512, 256),
         latent="variational",
         binarize="dynamic",
-        epochs=8,
+        epochs=10,
         batch_size=64,
         lr=2e-3,
         validation_fraction=0.0,
