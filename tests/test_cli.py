@@ -215,7 +215,7 @@ def test_npy_outputs_in_chunks_match_the_model(run, fitted, tmp_path, digits):
     r = run("encode", fitted, tmp_path / "noise.npy", "--out", tmp_path / "n.npy")
     assert r.exit_code == 0, r.output
     warned = [ln for ln in r.stderr.splitlines() if ln.startswith("aekit: warning")]
-    assert len(warned) == 1 and "512 of 512 samples given to transform" in warned[0]
+    assert len(warned) == 1 and "256 of 256 samples given to transform" in warned[0]
 
 
 def test_interrupted_chunked_output_leaves_no_file(run, fitted, tmp_path, monkeypatch):

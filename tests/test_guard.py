@@ -146,10 +146,16 @@ def test_assess_rule():
 
 
 def test_large_inputs_are_subsampled(digits_model, monkeypatch):
+    """All of a small batch is measured; past 256 samples, 1% of them, at
+    least 256 and at most 512, evenly spaced from the first to the last."""
     model, held_out = digits_model
-    rows = guard.checked_rows(10_000)
-    assert rows.sum() == guard.MAX_CHECKED and rows[0] and rows[-1]
+    for n, want in ((1, 1), (256, 256), (1_000, 256), (30_000, 300), (10**6, 512)):
+        rows = guard.checked_rows(n)
+        assert rows.sum() == want == guard.n_checked(n) and rows[0] and rows[-1]
+        gaps = np.diff(np.flatnonzero(rows))
+        assert n == 1 or gaps.max() - gaps.min() <= 1  # evenly spaced
     assert guard.checked_rows(10, enabled=False) is None
+    monkeypatch.setattr(guard, "MIN_CHECKED", 100)
     monkeypatch.setattr(guard, "MAX_CHECKED", 100)
     noise = np.random.default_rng(2).uniform(0, 16, (500, 1, 8, 8))
     _, caught = _guard_warnings(model.transform, noise)
