@@ -423,6 +423,24 @@ def test_two_rows_fit(digits64):
     assert np.isfinite(ae.transform(digits64[:2])).all()
 
 
+def test_finite_check_is_exact_where_its_one_pass_sum_is_not():
+    """check_array tests finiteness by one sum of the data: NaN and inf make
+    it NaN or inf, but so does overflow of finite values, which must pass;
+    +inf and -inf together make it NaN, which must fail."""
+    from aekit.data.validation import check_array
+
+    big = np.full((4, 3), np.finfo(np.float32).max / 2, np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(big.sum())  # the sum overflows ...
+    both = np.zeros((4, 3), np.float32)
+    both[1, 2], both[3, 0] = np.inf, -np.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and numpy's RuntimeWarnings stay quiet
+        assert check_array(big) is big  # ... and the finite data passes
+        with pytest.raises(DataError, match=r"\(0 NaN, 2 inf\) at row 1 column 2"):
+            check_array(both)
+
+
 def test_nan_policy_drop_and_zero_python(digits64):
     X = digits64[:50].copy()
     X[[3, 9], 5] = np.nan

@@ -37,6 +37,12 @@ def _check_finite(
 ) -> None:
     if arr.dtype.kind != "f":
         return
+    # One pass with no temporary as large as arr: NaN and inf make the sum NaN
+    # or inf; a finite sum rules them out, and one that overflows goes on to
+    # the exact check (float16 is summed in float32, which it rarely fills).
+    with np.errstate(over="ignore", invalid="ignore"):  # no RuntimeWarning
+        if np.isfinite(np.sum(arr, dtype=np.result_type(arr.dtype, np.float32))):
+            return
     bad = ~np.isfinite(arr)
     if bad.any():
         n_nan, n_inf = int(np.isnan(arr).sum()), int(np.isinf(arr).sum())
@@ -124,8 +130,8 @@ def check_array(
             f"{name} is a sparse matrix; this estimator needs dense input. Use "
             "aekit.Recommender for sparse interaction data or call .toarray()."
         )
-    if isinstance(x, np.ndarray) and nan_policy == "error":
-        # before any copy: fail fast on large arrays
+    checked = isinstance(x, np.ndarray) and nan_policy == "error"
+    if checked:  # before any copy: fail fast on large arrays
         _check_finite(x, name, first_row=first_row)
     try:
         arr = sk_check_array(
@@ -149,7 +155,8 @@ def check_array(
         arr = arr.astype(np.uint8)
     if arr.ndim > 2 and np.prod(arr.shape[1:]) == 0:
         raise DataError(f"{name} has no features (shape {arr.shape}).")
-    arr = apply_nan_policy(arr, nan_policy, name)
+    if not (checked and arr is x):  # x itself was checked above
+        arr = apply_nan_policy(arr, nan_policy, name)
     if len(arr) < min_samples:
         raise DataError(
             f"{name} has {len(arr)} sample(s) left after dropping rows with NaN or "
