@@ -41,10 +41,15 @@ from aekit.training import Trainer, TrainerConfig
 
 WIDTHS = (784, 512, 256, 32)
 CONV_CHANNELS = (16, 32)
-TRANSFORM_BASE = "bare module encode, pre-scaled float32"
+TRANSFORM_BASE = {
+    "uint8": "bare module encode, each batch scaled by hand",
+    "float32": "bare module encode",
+}
+TRANSFORM_CONTENDERS = ("transform, guard on (default)", "transform, guard off")
 TRANSFORM_HEADER = [
     "threads",
     "rows",
+    "input",
     "contender",
     "rows per CPU s",
     "rows per wall s",
@@ -52,6 +57,7 @@ TRANSFORM_HEADER = [
     "ratio (wall)",
     "median per-round ratio (CPU; min-max)",
     "best-round ratio (CPU)",
+    "ratio (CPU) to the bare module on pre-scaled float32",
 ]
 HEADER = [
     "threads",
@@ -187,64 +193,66 @@ def training_rates(x, threads, rounds, batches=(128,), conv_x=None):
 
 
 def transform_rounds(X, threads, rounds=10):
-    """Per-round (CPU s, wall s) of ``transform`` with the data guard on (the
-    default: validation, scaling and 512 decoded rows included) and off, of the
-    bare module's encode on pre-scaled float32 batches of the same size, and of
-    the bare module fed the same uint8 rows scaled per batch; interleaved,
-    after a warm-up round."""
+    """Per-round (CPU s, wall s) of ``transform`` (data guard on, the default,
+    and off) and of the bare module's encode in batches of 1,024, on the same
+    rows given two ways: the uint8 pixels (the bare module scales each batch
+    by hand, as a user of the module alone must) and float32 already in
+    [0, 1] (a model fitted on such data scales nothing); interleaved, after a
+    warm-up round. Returns ``{input: {contender: rounds}}``."""
     torch.set_num_threads(threads)
-    ae = Autoencoder(code_size=32, epochs=1, random_state=0, device="cpu").fit(X[:5000])
-    unguarded = copy.copy(ae).set_params(guard=False)  # the same fitted module
-    module = ae.module_
-    xs = torch.from_numpy(X.astype(np.float32) / 255.0)
+    X32 = X.astype(np.float32) / 255.0
+    contenders = {}
+    for kind, data in (("uint8", X), ("float32", X32)):
+        ae = Autoencoder(code_size=32, epochs=1, random_state=0, device="cpu")
+        ae.fit(data[:5000])
+        unguarded = copy.copy(ae).set_params(guard=False)  # the same module
 
-    def bare():
-        with torch.no_grad():
-            for i in range(0, len(xs), 1024):
-                module.encode(xs[i : i + 1024])
+        def bare(module=ae.module_, data=data, kind=kind):
+            with torch.no_grad():
+                for i in range(0, len(data), 1024):
+                    xb = torch.from_numpy(data[i : i + 1024])
+                    module.encode(xb.float().div_(255.0) if kind == "uint8" else xb)
 
-    def bare_raw():
-        # The bare module fed the same uint8 rows, scaled by hand per batch:
-        # what a user of the module alone must do too.
-        with torch.no_grad():
-            for i in range(0, len(X), 1024):
-                module.encode(torch.from_numpy(X[i : i + 1024]).float().div_(255.0))
-
-    return interleaved_rounds(
-        {
-            TRANSFORM_BASE: bare,
-            "bare module on uint8 rows, scaled per batch": bare_raw,
-            "transform, guard on (default)": lambda: ae.transform(X),
-            "transform, guard off": lambda: unguarded.transform(X),
-        },
-        rounds,
-    )
+        names = [TRANSFORM_BASE[kind], *TRANSFORM_CONTENDERS]
+        fns = [bare, lambda ae=ae, d=data: ae.transform(d)]
+        fns.append(lambda ae=unguarded, d=data: ae.transform(d))
+        contenders |= {(kind, name): f for name, f in zip(names, fns, strict=True)}
+    spent = interleaved_rounds(contenders, rounds)
+    out = {}
+    for (kind, name), per_round in spent.items():
+        out.setdefault(kind, {})[name] = per_round
+    return out
 
 
 def transform_table(X, sizes, rounds) -> None:
-    """speed_transform.md: ``transform`` against the bare module's encode, at
-    1 and 2 threads and each of ``sizes`` rows."""
+    """speed_transform.md: ``transform`` against the bare module's encode on
+    the same input, at 1 and 2 threads and each of ``sizes`` rows."""
     rows = []
     for threads in (1, 2):
         for n in sizes:
             spent = transform_rounds(X[:n], threads, rounds)
-            base_cpu, base_wall = totals(spent[TRANSFORM_BASE])
-            for name, per_round in spent.items():
-                cpu, wall = totals(per_round)
-                med, lo, hi = paired_ratio(spent[TRANSFORM_BASE], per_round)
-                rows.append(
-                    [
-                        threads,
-                        f"{n:,}",
-                        name,
-                        n * rounds / cpu,
-                        n * rounds / wall,
-                        base_cpu / cpu,
-                        base_wall / wall,
-                        f"{med:.3f} ({lo:.3f}-{hi:.3f})",
-                        best_round_ratio(spent[TRANSFORM_BASE], per_round),
-                    ]
-                )
+            float_base = spent["float32"][TRANSFORM_BASE["float32"]]
+            for kind, contenders in spent.items():
+                base = contenders[TRANSFORM_BASE[kind]]
+                base_cpu, base_wall = totals(base)
+                for name, per_round in contenders.items():
+                    cpu, wall = totals(per_round)
+                    med, lo, hi = paired_ratio(base, per_round)
+                    rows.append(
+                        [
+                            threads,
+                            f"{n:,}",
+                            kind,
+                            name,
+                            n * rounds / cpu,
+                            n * rounds / wall,
+                            base_cpu / cpu,
+                            base_wall / wall,
+                            f"{med:.3f} ({lo:.3f}-{hi:.3f})",
+                            best_round_ratio(base, per_round),
+                            totals(float_base)[0] / cpu,
+                        ]
+                    )
     write_table(
         "speed_transform",
         "Inference speed: transform vs the bare module",
@@ -252,15 +260,20 @@ def transform_table(X, sizes, rounds) -> None:
         rows,
         [
             "Dense 784-512-256-32 (mirrored) fitted for 1 epoch on 5,000 MNIST "
-            "digits; inputs are the first MNIST training digits as uint8; "
-            f"{rounds} interleaved rounds after a warm-up round. Ratios are "
-            f"against the {TRANSFORM_BASE!r} row (> 1: faster); the median "
-            "per-round ratio pairs the runs of each round; the best-round ratio "
-            "divides the base's fastest round by the contender's fastest.",
-            "transform validates the input, scales each batch on the device and, "
-            "with the guard on, decodes 512 evenly spaced rows to measure their "
-            "reconstruction errors (a fixed cost per call, whatever the number "
-            "of rows); the bare module encodes only.",
+            "digits, once on the uint8 pixels and once on float32 pixels in "
+            "[0, 1]; transform is given the first MNIST training digits the same "
+            f"way. {rounds} interleaved rounds after a warm-up round. Ratios "
+            "(> 1: faster) are against the bare module given the same input: "
+            "the median per-round ratio pairs the runs of each round; the "
+            "best-round ratio divides the base's fastest round by the "
+            "contender's fastest. The last column compares with the bare module "
+            "on pre-scaled float32, which skips the uint8 rows' conversion.",
+            "transform validates the input, scales each batch on the device "
+            "(uint8: a float32 copy, divided by 255; float32 in [0, 1]: "
+            "nothing) and, with the guard on, decodes evenly spaced rows to "
+            "measure their reconstruction errors (1% of the rows, at least 256 "
+            "and at most 512: 256 of 20,000, 512 of 60,000); the bare module "
+            "encodes only.",
             "Command: `python bench/bench_speed.py " + " ".join(sys.argv[1:]) + "`.",
         ],
     )
