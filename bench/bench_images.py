@@ -325,8 +325,9 @@ def gray_photo(img: np.ndarray) -> np.ndarray:
 
 def photo_model(sigma: float, args) -> aekit.Autoencoder:
     return aekit.Autoencoder(
-        architecture=f"conv:blocks={args.blocks},upsample={args.photo_upsample}",
-        channels=(32, 64),
+        architecture=f"conv:blocks={args.blocks},upsample={args.photo_upsample},"
+        f"residual={args.photo_residual},kernel_size={args.photo_kernel}",
+        channels=args.photo_channels,
         activation=args.photo_activation,
         code_size=args.photo_code,
         spatial_code=True,
@@ -447,8 +448,10 @@ def bench_photos(args) -> str:
         + "."
     )
     lines.append(
-        f"aekit model per left-out photograph and sigma: conv, channels (32, 64), "
-        f"{args.blocks} extra conv(s) per level, {args.photo_activation}, "
+        "aekit model per left-out photograph and sigma: conv, channels "
+        f"{args.photo_channels}, {args.blocks} extra "
+        f"{'residual ' if args.photo_residual else ''}conv(s) per level, "
+        f"kernel {args.photo_kernel}, {args.photo_activation}, "
         f"{args.photo_upsample} upsampling, spatial code {args.photo_code} channels, "
         f"trained in {args.photo_precision}, batch {args.photo_batch}, Adam 2e-3; "
         f"{args.photo_epochs} epochs x {args.patches:,} random {args.patch}x"
@@ -518,6 +521,20 @@ def main(argv=None) -> int:
     ap.add_argument("--patches", type=int)
     ap.add_argument("--photo-epochs", type=int)
     ap.add_argument("--photo-code", type=int, default=32)
+    ap.add_argument(
+        "--photo-kernel", type=int, default=3, help="photograph models' kernel size"
+    )
+    ap.add_argument(
+        "--photo-residual",
+        action="store_true",
+        help="photograph models: a skip connection around each extra conv (--blocks)",
+    )
+    ap.add_argument(
+        "--photo-channels",
+        type=lambda text: tuple(int(v) for v in text.split(",")),
+        default=(32, 64),
+        help="photograph models' channels per level, e.g. 32,64,128",
+    )
     ap.add_argument("--photo-batch", type=int, default=32)
     ap.add_argument(
         "--photo-precision",

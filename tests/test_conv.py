@@ -53,6 +53,48 @@ def test_channels_last_gives_the_same_outputs():
     assert d < 1e-5, f"max diff {d}"
 
 
+def test_residual_blocks_skip_around_each_extra_conv():
+    """With residual=True each extra conv is x + act(conv(x)): zero its weights
+    and the model computes what it computes with those blocks taken out.
+    Without the skip, zeroed extra convs cut the signal (act(0) = 0)."""
+    import copy
+
+    from aekit.architectures.conv import _Residual
+
+    torch.manual_seed(0)
+    kw = dict(spatial_code=True, activation="gelu", upsample="transposed")
+    x, other = torch.rand(3, 1, 16, 20), torch.rand(3, 1, 16, 20)
+    for residual in (True, False):
+        m = AutoencoderModule(_spec(blocks=2, residual=residual, **kw), (1, 16, 20))
+        m.eval()
+        convs = [c for c in m.modules() if isinstance(c, torch.nn.Conv2d)]
+        extra = [c for c in convs if c.stride == (1, 1) and c.kernel_size == (3, 3)]
+        extra = [c for c in extra if c.in_channels == c.out_channels]
+        assert len(extra) == 8  # 2 per level x 2 levels x 2 halves
+        with torch.no_grad():
+            for c in extra[:2]:  # the first level's extra convs, in the encoder
+                c.weight.zero_(), c.bias.zero_()
+        if not residual:  # the code no longer depends on the input
+            torch.testing.assert_close(m.encode(x), m.encode(other))
+            continue
+        blocks = [b for b in m.modules() if isinstance(b, _Residual)]
+        assert len(blocks) == 8
+        stripped = copy.deepcopy(m)
+        for seq in stripped.modules():
+            if isinstance(seq, torch.nn.Sequential):
+                for i, layer in enumerate(seq):
+                    if isinstance(layer, _Residual) and not any(
+                        p.abs().sum() for p in layer.parameters()
+                    ):
+                        seq[i] = torch.nn.Identity()
+        n_left = sum(isinstance(b, _Residual) for b in stripped.modules())
+        assert n_left == 6  # the two zeroed blocks are out
+        torch.testing.assert_close(m(x), stripped(x), rtol=0, atol=1e-6)
+        assert not torch.allclose(m.encode(x), m.encode(other))
+    with pytest.raises(ConfigError, match="residual must be True or False"):
+        AutoencoderModule(_spec(blocks=1, residual="yes"), (1, 16, 20))
+
+
 def test_padding_is_cropped_back_not_leaked():
     """Each output pixel depends on the input: nothing is cut off by the crop."""
     torch.manual_seed(0)
@@ -98,7 +140,7 @@ def test_estimator_conv_composes_with_noise_and_variational(digits, tmp_path):
 
     vae = aekit.Autoencoder(
         code_size=4,
-        architecture="conv:blocks=1,upsample=transposed",
+        architecture="conv:blocks=1,upsample=transposed,residual=true",
         channels=(16,),
         spatial_code=True,
         latent="variational",
@@ -108,6 +150,7 @@ def test_estimator_conv_composes_with_noise_and_variational(digits, tmp_path):
     ).fit(X)
     spec = vae.module_.spec()
     assert spec["architecture"]["blocks"] == 1
+    assert spec["architecture"]["residual"] is True  # and the run saves it
     assert spec["architecture"]["norm"] == "batch"
     assert spec["latent"]["kind"] == "variational"
     assert vae.transform(X[:5]).shape == (5, 4, 4, 4)

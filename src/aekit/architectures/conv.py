@@ -6,7 +6,11 @@ whole image, so what it learns on one part applies everywhere, and a model
 trained on patches cleans photographs of any size (see :mod:`aekit.images`).
 
 The encoder is one block per entry of ``channels``: a strided convolution that
-halves height and width, then ``blocks`` more convolutions at that resolution.
+halves height and width, then ``blocks`` more convolutions at that resolution
+(with ``residual=True``, each inside a skip connection, ``x + act(conv(x))``, so
+a deeper model still trains like a shallow one at first; He et al. 2016,
+https://arxiv.org/abs/1512.03385). Skips stay within a level: nothing passes
+from the encoder to the decoder but the code.
 The decoder mirrors it with nearest-neighbour (or bilinear) upsampling followed
 by a convolution, which avoids the checkerboard artefacts of transposed
 convolutions (Odena et al. 2016, https://distill.pub/2016/deconv-checkerboard/);
@@ -54,6 +58,25 @@ def _conv_block(c_in, c_out, cfg, *, stride: int = 1) -> list[nn.Module]:
     # A biased conv followed by batch/group norm wastes its bias.
     conv = nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=not cfg.norm)
     return [conv, _norm(cfg.norm, c_out), make_activation(cfg.activation)]
+
+
+class _Residual(nn.Module):
+    """``x + body(x)``: a stride-1 block with a skip connection around it."""
+
+    def __init__(self, layers: list[nn.Module]):
+        super().__init__()
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def _extra_blocks(c: int, cfg) -> list[nn.Module]:
+    """The ``cfg.blocks`` stride-1 convolutions of one level."""
+    blocks = [_conv_block(c, c, cfg) for _ in range(cfg.blocks)]
+    if cfg.residual:
+        return [_Residual(b) for b in blocks]
+    return [layer for b in blocks for layer in b]
 
 
 class _Encoder(nn.Module):
@@ -124,6 +147,9 @@ class Conv(Component):
         upsample: str = "nearest"  # "nearest", "bilinear" (+ conv) or "transposed"
         # NHWC memory layout: 0.6-0.8x the CPU time of NCHW here (bench_images.py)
         channels_last: bool = True
+        # A skip connection around each of the extra convolutions (last, so the
+        # short form's positional fields keep their order).
+        residual: bool = False
 
     def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
         super().__init__(config)
@@ -145,8 +171,7 @@ class Conv(Component):
         prev = c_in
         for c in cfg.channels:
             layers += _conv_block(prev, c, cfg, stride=2)
-            for _ in range(cfg.blocks):
-                layers += _conv_block(c, c, cfg)
+            layers += _extra_blocks(c, cfg)
             prev = c
         self._grid = (cfg.channels[-1], Hp // f, Wp // f)
         self.encoder = _Encoder(layers, pad, flat=not cfg.spatial_code)
@@ -171,6 +196,8 @@ class Conv(Component):
             raise ConfigError(f"kernel_size must be an odd positive int. Got {k!r}.")
         if not isinstance(cfg.blocks, int) or cfg.blocks < 0:
             raise ConfigError(f"blocks must be an int >= 0. Got {cfg.blocks!r}.")
+        if not isinstance(cfg.residual, bool):
+            raise ConfigError(f"residual must be True or False. Got {cfg.residual!r}.")
         if cfg.norm not in NORMS:
             raise ConfigError(
                 f"norm must be one of none, batch, group, instance. Got {cfg.norm!r}."
@@ -214,8 +241,7 @@ class Conv(Component):
         prev = c_top
         for c in targets:
             body += self._up(prev, c)
-            for _ in range(cfg.blocks):
-                body += _conv_block(c, c, cfg)
+            body += _extra_blocks(c, cfg)
             prev = c
         c_img = self.image_shape[0]
         k = cfg.kernel_size
