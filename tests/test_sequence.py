@@ -121,6 +121,9 @@ def test_conv_core_keeps_a_spatial_code_of_the_observed_frames_only():
     # The conv core halves the patch grid once: sides divisible by 8.
     with pytest.raises(ConfigError, match="divisible by 8"):
         _module((6, 1, 36, 36), horizon=2, **conv)
+    # Values and items have no frames: a frame core there is refused, not ignored.
+    with pytest.raises(ConfigError, match="frame_core='conv' applies to frames"):
+        _module((12, 1), horizon=2, frame_core="conv")
 
 
 def test_ssim_weight_adds_one_minus_ssim_of_the_decoded_frames():

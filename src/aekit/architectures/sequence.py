@@ -411,6 +411,11 @@ class Sequence(Component):
                 "ssim_weight scores predicted frames; this model's steps are "
                 f"{self.mode}. Leave ssim_weight at 0."
             )
+        if cfg.frame_core != "recurrent" and self.mode != "frames":
+            raise ConfigError(
+                f"frame_core={cfg.frame_core!r} applies to frames; this model's "
+                f"steps are {self.mode}. Leave frame_core at 'recurrent'."
+            )
         self.has_output_terms = bool(cfg.ssim_weight)  # see output_terms
         self.discrete_input = self.mode == "items"  # ids, not values
         self.length = self.input_shape[0]
