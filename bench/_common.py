@@ -122,7 +122,9 @@ def write_table(name: str, title: str, header: list[str], rows: list[list], note
     lines += [""] + [f"- {n}" for n in notes]
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = "\n".join(lines) + "\n"
-    (RESULTS / f"{name}.md").write_text(text)
+    from aekit.io import atomic_write_text
+
+    atomic_write_text(RESULTS / f"{name}.md", text)
     print(text, flush=True)
 
 

@@ -53,6 +53,7 @@ from sklearn.svm import OneClassSVM  # noqa: E402
 
 import aekit  # noqa: E402
 from aekit.data import load  # noqa: E402
+from aekit.io import atomic_write_text  # noqa: E402
 
 torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
@@ -177,7 +178,7 @@ def one_class_mnist(digits, cache_path: Path, fresh: bool, only=None) -> dict:
                 f"CPU ({wall:.1f} s wall)",
                 flush=True,
             )
-            cache_path.write_text(json.dumps(cache, indent=1))
+            atomic_write_text(cache_path, json.dumps(cache, indent=1))
     return cache
 
 
@@ -336,7 +337,7 @@ def tables(cache_path: Path, fresh: bool, n_splits: int = 5) -> str:
                         average_precision_score(y, s),
                         cpu,
                     )
-                    cache_path.write_text(json.dumps(cache, indent=1))
+                    atomic_write_text(cache_path, json.dumps(cache, indent=1))
                 res[name].append(cache[key])
         sizes = f"{n_fit} / {len(normal) - n_fit} / {len(anomalous)}"
         for name, vals in res.items():
@@ -399,7 +400,7 @@ def main(argv=None) -> int:
                 "",
             ]
         )
-        (RESULTS / "anomaly_select.md").write_text(text)
+        atomic_write_text(RESULTS / "anomaly_select.md", text)
         print(text)
         return 0
     if not args.skip_mnist:
@@ -431,7 +432,7 @@ def main(argv=None) -> int:
         table = tables(RESULTS / "anomaly_tables.json", not args.resume)
         parts += ["## Tables (mean ± std over 5 random splits)", "", table, ""]
     text = "\n".join(parts)
-    (RESULTS / "anomaly.md").write_text(text)
+    atomic_write_text(RESULTS / "anomaly.md", text)
     print(text)
     return 0
 

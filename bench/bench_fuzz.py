@@ -75,7 +75,9 @@ def main() -> int:
     ]
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = "\n".join(lines) + "\n"
-    (RESULTS / "fuzz.md").write_text(text)
+    from aekit.io import atomic_write_text
+
+    atomic_write_text(RESULTS / "fuzz.md", text)
     print(text)
     return 1 if failed else 0
 

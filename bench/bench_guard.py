@@ -29,6 +29,7 @@ import torch  # noqa: E402
 from aekit import Autoencoder, guard  # noqa: E402
 from aekit.data import load  # noqa: E402
 from aekit.guard import DataGuardWarning  # noqa: E402
+from aekit.io import atomic_write_text  # noqa: E402
 
 torch.set_num_threads(1)
 HERE = Path(__file__).resolve().parent
@@ -212,7 +213,7 @@ def main() -> int:
         ]
     )
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "guard.md").write_text(text)
+    atomic_write_text(RESULTS / "guard.md", text)
     print(text)
     return 0
 

@@ -40,6 +40,7 @@ import aekit
 from _common import cpu_model
 from aekit.data.readers import read_idx
 from aekit.images import PatchSource, inpaint, restore, ssim
+from aekit.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "images.md"
@@ -607,7 +608,7 @@ def main(argv=None) -> int:
     parts.append(f"Total wall time {time.perf_counter() - t0:.0f} s.")
     text = "\n".join(parts) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    atomic_write_text(args.out, text)
     print(text)
     return 0
 

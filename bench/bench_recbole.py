@@ -191,7 +191,9 @@ def main() -> int:
         )
     text = "\n".join(lines) + "\n"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    from aekit.io import atomic_write_text
+
+    atomic_write_text(RESULTS, text)
     print(text)
     return 0
 

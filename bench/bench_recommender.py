@@ -430,7 +430,9 @@ def main() -> int:
             lines += [f"## {title}", "", *sections[title], ""]
     text = "\n".join(lines)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(text)
+    from aekit.io import atomic_write_text
+
+    atomic_write_text(RESULTS, text)
     print(text)
     return 0
 

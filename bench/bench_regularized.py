@@ -22,6 +22,7 @@ import torch
 from aekit import Autoencoder
 from aekit.corruption import corrupt
 from aekit.data import load
+from aekit.io import atomic_write_text
 from aekit.metrics import psnr
 from aekit.regularizers.contractive import jacobian_frobenius_sq
 
@@ -222,7 +223,7 @@ def main() -> int:
     ] + ["| " + " | ".join(r) + " |" for r in rows]
     text = header + "\n".join(table) + "\n\n" + cost + "\n"
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text)
+    atomic_write_text(OUT, text)
     print(text)
     return 0
 

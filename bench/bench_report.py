@@ -23,6 +23,7 @@ import torch
 import aekit
 from aekit import Autoencoder
 from aekit.data import load
+from aekit.io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 MNIST = ROOT.parent / "shared" / "data" / "mnist" / "t10k-images-idx3-ubyte.gz"
@@ -75,7 +76,7 @@ def main(mnist: str | Path = MNIST) -> None:
     ]
     text = "\n".join(lines) + "\n"
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(text)
+    atomic_write_text(OUT, text)
     print(text)
 
 

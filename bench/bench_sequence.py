@@ -48,6 +48,7 @@ from aekit.data.sequences import (
     read_interactions,
     sliding_windows,
 )
+from aekit.io import atomic_write_text
 from aekit.metrics import frame_mse, frame_ssim, hit_rate_ndcg
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -525,13 +526,13 @@ def main(argv=None) -> int:
         )
         print(text, flush=True)
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        (RESULTS.parent / f"sequence_{name}.md").write_text(text)
+        atomic_write_text(RESULTS.parent / f"sequence_{name}.md", text)
     parts = ["# Sequence autoencoders\n"]
     for name in ("ts", "items", "video"):
         f = RESULTS.parent / f"sequence_{name}.md"
         if f.exists():
             parts.append(f.read_text())
-    RESULTS.write_text("\n".join(parts))
+    atomic_write_text(RESULTS, "\n".join(parts))
     print(f"wrote {RESULTS}")
     return 0
 

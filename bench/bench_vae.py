@@ -31,6 +31,7 @@ from _common import machine
 from aekit import Autoencoder
 from aekit.data import load
 from aekit.data.binarize import binarize
+from aekit.io import atomic_write_text
 from aekit.sample_quality import cached_mnist_classifier, frechet_distance
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -248,7 +249,7 @@ def main(argv=None) -> int:
     ]
     text = "\n".join(lines) + "\n"
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text)
+    atomic_write_text(Path(args.out), text)
     print(text)
     return 0
 
