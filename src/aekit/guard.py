@@ -251,7 +251,7 @@ def checked_rows(n: int, enabled: bool = True) -> np.ndarray | None:
     return mask
 
 
-@torch.no_grad()
+@torch.inference_mode()  # no autograd bookkeeping: the outputs become numpy
 def batched_with_errors(
     fn: Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
     X: np.ndarray,

@@ -6,6 +6,8 @@ with the model, so ``decode`` and ``reconstruct`` return the user's units.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 
@@ -96,21 +98,32 @@ class Scaler:
         operations, bit for bit, without a numpy copy of the batch; never
         writes to ``x``, and returns ``x`` itself when it is float32 and the
         scaling is the identity (a copy would cost some 1% of ``transform``:
-        callers only read the batch)."""
-        offset = _unless_identity(self.offset, 0, x.device)
-        scale = _unless_identity(self.scale, 1, x.device)
-        if x.dtype != torch.float32:
-            # A fresh float32 copy (rounded as numpy's astype rounds), then in
-            # place: a cast and same-dtype passes beat a mixed-dtype subtraction.
-            out = x.to(torch.float32)
-            out = out if offset is None else out.sub_(offset)
-        elif offset is not None:
-            out = torch.sub(x, offset)
-        elif scale is not None:
-            return torch.div(x, scale)
-        else:
-            return x
-        return out if scale is None else out.div_(scale)
+        callers only read the batch). For many batches, see
+        :meth:`tensor_transform`."""
+        return self.tensor_transform(x.device)(x)
+
+    def tensor_transform(self, device) -> Callable[[torch.Tensor], torch.Tensor]:
+        """:meth:`transform_tensor` for batches on ``device``, with the offset
+        and scale put there once rather than per batch."""
+        offset = _unless_identity(self.offset, 0, device)
+        scale = _unless_identity(self.scale, 1, device)
+
+        def apply(x: torch.Tensor) -> torch.Tensor:
+            if x.dtype != torch.float32:
+                # A fresh float32 copy (rounded as numpy's astype rounds), then
+                # in place: a cast and same-dtype passes beat a mixed-dtype
+                # subtraction.
+                out = x.to(torch.float32)
+                out = out if offset is None else out.sub_(offset)
+            elif offset is not None:
+                out = torch.sub(x, offset)
+            elif scale is not None:
+                return torch.div(x, scale)
+            else:
+                return x
+            return out if scale is None else out.div_(scale)
+
+        return apply
 
     def inverse_transform(self, Xs) -> np.ndarray:
         out = np.array(Xs, dtype=np.float32, copy=True)

@@ -685,7 +685,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             X,
             device=self._device,
             rows=data_guard.checked_rows(len(X), bool(self.guard)),
-            prepare=self.scaler_.transform_tensor,  # on the device
+            prepare=self.scaler_.tensor_transform(self._device),  # on the device
         )
         data_guard.check(self, errors, len(X), method, stacklevel=4)
         return out
