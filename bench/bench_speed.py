@@ -268,8 +268,10 @@ def transform_table(X, sizes, rounds) -> None:
             "best-round ratio divides the base's fastest round by the "
             "contender's fastest. The last column compares with the bare module "
             "on pre-scaled float32, which skips the uint8 rows' conversion.",
-            "transform validates the input, scales each batch on the device "
-            "(uint8: a float32 copy, divided by 255; float32 in [0, 1]: "
+            "transform validates the input (float32: NaN and inf are found "
+            "through the sum of the first dense layer's first unit, batch by "
+            "batch, not by a pass of their own), scales each batch on the "
+            "device (uint8: a float32 copy, divided by 255; float32 in [0, 1]: "
             "nothing) and, with the guard on, decodes evenly spaced rows to "
             "measure their reconstruction errors (1% of the rows, at least 256 "
             "and at most 512: 256 of 20,000, 512 of 60,000); the bare module "

@@ -8,12 +8,14 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from click.testing import CliRunner
 
 import aekit
 from aekit import Autoencoder, guard
 from aekit.cli import cli
 from aekit.data.readers import Dataset
+from aekit.exceptions import DataError
 from aekit.guard import DataGuardWarning
 
 
@@ -244,3 +246,64 @@ def test_read_only_memory_map_gives_no_warning(digits_model, tmp_path):
         recon = model.reconstruct(X)
     np.testing.assert_array_equal(codes, model.transform(held_out))
     np.testing.assert_array_equal(recon, model.reconstruct(held_out))
+
+
+@pytest.fixture
+def finite_checks(monkeypatch):
+    """The FiniteCheck of every batched_with_errors call, to see which way
+    each batch was checked."""
+    made = []
+
+    class Recorded(guard.FiniteCheck):
+        def __init__(self, module):
+            super().__init__(module)
+            made.append(self)
+
+    monkeypatch.setattr(guard, "FiniteCheck", Recorded)
+    return made
+
+
+@pytest.mark.parametrize("input_norm", [None, "l2"])
+def test_transform_finds_nan_and_inf_in_any_batch(digits, finite_checks, input_norm):
+    """transform and reconstruct check float input for NaN and inf batch by
+    batch: on the first dense layer's first unit where the batch reaches it
+    unchanged (a zero weight still gives NaN: 0 * inf), by a sum of the batch
+    where it does not (input normalization); either way the error names the
+    place, in any batch, the last partial one too."""
+    X = np.concatenate([digits.X.reshape(len(digits.X), -1) / 16.0] * 2)
+    X = X.astype(np.float32)  # 3,594 rows: 4 batches, the last one partial
+    model = Autoencoder(
+        code_size=4,
+        hidden=(16,),
+        epochs=2,
+        random_state=0,
+        architecture={"kind": "dense", "input_norm": input_norm},
+    ).fit(X[:300])
+    first = next(m for m in model.module_.modules() if isinstance(m, torch.nn.Linear))
+    with torch.no_grad():
+        first.weight[:, 5] = 0.0  # input 5 reaches no unit
+    for row, col, value in [(0, 5, np.inf), (1030, 5, -np.inf), (3593, 0, np.nan)]:
+        bad = X.copy()
+        bad[row, col] = value
+        for method in (model.transform, model.reconstruct):
+            finite_checks.clear()
+            with pytest.raises(DataError, match=f"at row {row} column {col};"):
+                method(bad)
+            (check,) = finite_checks
+            expected = (4, 0) if input_norm is None else (0, 4)
+            assert (check.by_layer, check.by_sum) == expected
+            assert not first._forward_hooks and not first._forward_pre_hooks
+    finite_checks.clear()
+    assert model.transform(X).shape == (len(X), 4)  # clean input passes
+    assert finite_checks[0].passed()
+
+
+def test_finite_check_passes_finite_input_whose_sum_overflows(digits_model):
+    """Huge finite values make the first unit inf: the exact check then
+    finds no NaN or inf, and transform goes on."""
+    model, held_out = digits_model
+    X = held_out.astype(np.float32)
+    X[3] = np.finfo(np.float32).max / 4
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataGuardWarning)
+        assert model.transform(X).shape == (len(X), 8)

@@ -53,6 +53,8 @@ import torch
 from scipy.special import bdtrc
 from scipy.stats import beta
 
+from aekit.data.validation import check_finite
+
 QUANTILE = 0.99  # the reference quantile a sample's error is compared with
 ABOVE_RATE = 0.02  # assumed most rate of in-distribution errors above it
 FAR_FACTOR = 4.0  # "far": above this multiple of the 99th percentile and the max
@@ -260,6 +262,7 @@ def batched_with_errors(
     rows: np.ndarray | None,
     prepare: Callable[[torch.Tensor], torch.Tensor] | None = None,
     batch_size: int = 1024,
+    finite: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Apply ``fn`` to ``X`` in batches, measuring reconstruction errors on the way.
 
@@ -274,25 +277,42 @@ def batched_with_errors(
     dozen, and no batch is sliced on the way). ``prepare`` (e.g.
     ``Scaler.transform_tensor``) takes each batch on the device in its own
     dtype and returns it scaled, in float32; without it the batch is cast to
-    float32. Returns the outputs (float32, written batch by batch into one
-    array) and the per-sample mean squared errors of the checked rows (None
-    when ``rows`` is None).
+    float32. ``finite=True`` checks a float ``X`` for NaN and inf on the way
+    (the check that ``check_array(finite=False)`` leaves out), batch by batch
+    as the model reads it (:class:`FiniteCheck`), and sends ``X`` to the
+    exact check, which raises a :class:`DataError` with counts and places,
+    when a batch may hold any. Returns the outputs (float32, written batch by
+    batch into one array) and the per-sample mean squared errors of the
+    checked rows (None when ``rows`` is None).
     """
     decode = getattr(fn, "decode", None)
+    check = None
+    if finite and np.dtype(X.dtype).kind == "f":
+        check = FiniteCheck(getattr(fn, "module", None))
     result, errs = None, []
-    for start in range(0, len(X), batch_size):
-        xb = _batch(X, start, batch_size, device, prepare)
-        idx = None
-        if rows is not None and decode is None:
-            picked = np.flatnonzero(rows[start : start + len(xb)])
-            idx = torch.from_numpy(picked).to(device) if len(picked) else None
-        out, part = fn(xb, idx)
-        out = out.float().cpu().numpy()
-        if result is None:
-            result = np.empty((len(X), *out.shape[1:]), np.float32)
-        result[start : start + len(out)] = out
-        if idx is not None and part is not None:
-            errs.append(_errors(xb.index_select(0, idx), part))
+    try:
+        for start in range(0, len(X), batch_size):
+            xb = _batch(X, start, batch_size, device, prepare)
+            idx = None
+            if rows is not None and decode is None:
+                picked = np.flatnonzero(rows[start : start + len(xb)])
+                idx = torch.from_numpy(picked).to(device) if len(picked) else None
+            if check is not None:
+                check.expect(xb)
+            out, part = fn(xb, idx)
+            if check is not None:
+                check.settle(xb)
+            out = out.float().cpu().numpy()
+            if result is None:
+                result = np.empty((len(X), *out.shape[1:]), np.float32)
+            result[start : start + len(out)] = out
+            if idx is not None and part is not None:
+                errs.append(_errors(xb.index_select(0, idx), part))
+    finally:
+        if check is not None:
+            check.close()
+    if check is not None and not check.passed():
+        check_finite(X)  # raises, unless only a sum overflowed
     if rows is not None and decode is not None and len(X):
         # The codes of the checked rows are in the result already: gather them
         # and their inputs once and decode them all in one call.
@@ -303,6 +323,81 @@ def batched_with_errors(
     if rows is not None:
         errors = np.concatenate(errs) if errs else np.zeros(0)
     return result, errors
+
+
+class FiniteCheck:
+    """The NaN and inf check of the batches a model reads, at almost no cost.
+
+    A batch's sum is NaN or inf when the batch holds NaN or inf (and, rarely,
+    when the sum overflows: the caller then runs the exact check). Where the
+    model gives the batch, as it is, to a dense layer first (the dense
+    architecture, unless it normalizes its input), that layer's first output
+    unit is such a sum already, weighted: under IEEE arithmetic w * inf is
+    +-inf and 0 * inf, w * NaN and inf - inf are NaN, so every row that holds
+    NaN or inf gives a non-finite unit, whatever the weights. A forward hook
+    adds up that column, one number per row; a batch that did not reach such
+    a layer unchanged (convolutional and sequence models, input
+    normalization) is summed instead. That sum, a second pass over memory,
+    costs about 3% of the encode of the dense 784-512-256-32 model on MNIST
+    rows; the layer's column costs nothing measurable.
+    """
+
+    def __init__(self, module: torch.nn.Module | None):
+        self.total: torch.Tensor | None = None
+        self.by_layer = self.by_sum = 0  # batches checked each way
+        self._batch: torch.Tensor | None = None
+        self._covered = self._seen = False
+        layer = None
+        if module is not None:
+            layers = (m for m in module.modules() if isinstance(m, torch.nn.Linear))
+            layer = next(layers, None)
+        self._hooks = []
+        if layer is not None:
+            self._hooks = [
+                layer.register_forward_pre_hook(self._before),
+                layer.register_forward_hook(self._after),
+            ]
+
+    def _add(self, value: torch.Tensor) -> None:
+        self.total = value if self.total is None else self.total.add_(value)
+
+    def _before(self, layer, args) -> None:
+        x, b = args[0], self._batch
+        # The same memory, all of it: every element of the batch goes in.
+        self._covered = (
+            b is not None
+            and x.dtype == b.dtype
+            and x.data_ptr() == b.data_ptr()
+            and x.numel() == b.numel()
+            and x.is_contiguous()
+        )
+
+    def _after(self, layer, args, out) -> None:
+        if self._covered:
+            self._add(out[..., 0].sum(dtype=torch.float32))
+            self._covered, self._seen = False, True
+            self.by_layer += 1
+
+    def expect(self, xb: torch.Tensor) -> None:
+        """Say that the model is about to read ``xb``."""
+        self._batch = xb if xb.is_contiguous() else None
+        self._seen = False
+
+    def settle(self, xb: torch.Tensor) -> None:
+        """After the model has read ``xb``: sum it unless the layer did."""
+        if not self._seen:
+            self._add(xb.sum(dtype=torch.float32))
+            self.by_sum += 1
+        self._batch = None
+
+    def passed(self) -> bool:
+        """True when no batch can hold NaN or inf (one device sync)."""
+        return self.total is None or math.isfinite(self.total.item())
+
+    def close(self) -> None:
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
 
 
 def _batch(X, start, size, device, prepare) -> torch.Tensor:
@@ -342,7 +437,7 @@ def encoding(module) -> Callable:
     def fn(xb, idx):
         return module.encode(xb), None  # (B, *code_shape); idx is None
 
-    fn.decode = module.decode
+    fn.decode, fn.module = module.decode, module
     return fn
 
 
@@ -354,4 +449,5 @@ def reconstruction(module) -> Callable:
         x_hat = module(xb)  # (B, *input_shape)
         return x_hat, (x_hat.index_select(0, idx) if idx is not None else None)
 
+    fn.module = module
     return fn

@@ -32,9 +32,11 @@ def _where(mask: np.ndarray, limit: int = 3, first_row: int = 0) -> str:
     return text + (", ..." if mask.sum() > limit else "")
 
 
-def _check_finite(
-    arr: np.ndarray, name: str, hint: str = NAN_HINT, first_row: int = 0
+def check_finite(
+    arr: np.ndarray, name: str = "X", hint: str = NAN_HINT, first_row: int = 0
 ) -> None:
+    """Raise a :class:`DataError` saying how many NaN and inf ``arr`` holds,
+    and where, if it holds any."""
     if arr.dtype.kind != "f":
         return
     # One pass with no temporary as large as arr: NaN and inf make the sum NaN
@@ -77,7 +79,7 @@ def apply_nan_policy(arr: np.ndarray, policy: str, name: str = "X") -> np.ndarra
             f"Got {policy!r}."
         )
     if policy == "error" or arr.dtype.kind != "f":
-        _check_finite(arr, name)
+        check_finite(arr, name)
         return arr
     bad = ~np.isfinite(arr)
     if not bad.any():
@@ -114,6 +116,7 @@ def check_array(
     min_samples: int = 1,
     nan_policy: str = "error",
     first_row: int = 0,
+    finite: bool = True,
 ) -> np.ndarray:
     """A numeric array of shape (n_samples, ...) with no NaN or inf.
 
@@ -122,6 +125,12 @@ def check_array(
     unless ``nan_policy`` ("drop" or "zero", see :func:`apply_nan_policy`)
     says to handle them. ``first_row`` is the number of ``x``'s first row in
     the data it was cut from, so that a chunk's messages name the right rows.
+    ``finite=False`` (with ``nan_policy="error"`` only) leaves the NaN and
+    inf check of float32 and float16 data to the caller, who must check every
+    batch it reads (as ``aekit.guard.batched_with_errors(finite=True)``
+    does): no second pass over memory. Float64 data is checked here anyway:
+    its float32 range check reads all of it, and must not take inf for a
+    large value.
     """
     from sklearn.utils.validation import check_array as sk_check_array
 
@@ -130,9 +139,15 @@ def check_array(
             f"{name} is a sparse matrix; this estimator needs dense input. Use "
             "aekit.Recommender for sparse interaction data or call .toarray()."
         )
+    if not finite and nan_policy != "error":
+        raise ValueError("finite=False needs nan_policy='error'")
+
+    def check_now(a) -> bool:
+        return finite or np.dtype(a.dtype).itemsize > 4
+
     checked = isinstance(x, np.ndarray) and nan_policy == "error"
-    if checked:  # before any copy: fail fast on large arrays
-        _check_finite(x, name, first_row=first_row)
+    if checked and check_now(x):  # before any copy: fail fast on large arrays
+        check_finite(x, name, first_row=first_row)
     try:
         arr = sk_check_array(
             x,
@@ -155,7 +170,7 @@ def check_array(
         arr = arr.astype(np.uint8)
     if arr.ndim > 2 and np.prod(arr.shape[1:]) == 0:
         raise DataError(f"{name} has no features (shape {arr.shape}).")
-    if not (checked and arr is x):  # x itself was checked above
+    if not (checked and arr is x) and check_now(arr):  # x was checked above
         arr = apply_nan_policy(arr, nan_policy, name)
     if len(arr) < min_samples:
         raise DataError(

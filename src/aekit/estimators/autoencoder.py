@@ -413,19 +413,29 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         return self.loss
 
     # -- validation -----------------------------------------------------------
-    def _validate(self, X, *, reset: bool) -> tuple[np.ndarray, Any]:
+    def _nan_policy(self, reset: bool) -> str:
+        if not reset and self.nan_policy == "drop":
+            return "error"  # inference returns one row per input row
+        return self.nan_policy
+
+    def _validate(
+        self, X, *, reset: bool, finite: bool = True
+    ) -> tuple[np.ndarray, Any]:
         value_range = None
         if isinstance(X, Dataset):
             value_range, X = X.value_range, X.X
-        policy = self.nan_policy
-        if not reset and policy == "drop":
-            policy = "error"  # inference returns one row per input row
+        policy = self._nan_policy(reset)
         if reset and _n_rows(X) == 1:
             raise DataError(
                 f"X has 1 sample, but fitting {type(self).__name__} needs at least 2. "
                 "Add data; a fitted model transforms single samples."
             )
-        X = check_array(X, min_samples=2 if reset else 1, nan_policy=policy)
+        X = check_array(
+            X,
+            min_samples=2 if reset else 1,
+            nan_policy=policy,
+            finite=finite or policy != "error",
+        )
         if reset:
             self._set_input(X)
         else:
@@ -659,9 +669,12 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         return out
 
     # -- inference ------------------------------------------------------------
-    def _prepare(self, X) -> np.ndarray:
+    def _prepare(self, X, *, finite: bool = True) -> np.ndarray:
+        """``X`` validated for inference; ``finite=False`` leaves the NaN and
+        inf check (under ``nan_policy="error"``) to :meth:`_guarded`, which
+        runs it on each batch as the model reads it."""
         self._check_fitted()
-        X, _ = self._validate(X, reset=False)
+        X, _ = self._validate(X, reset=False, finite=finite)
         return X
 
     def transform(self, X, *, sample: bool = False, random_state=None) -> np.ndarray:
@@ -673,19 +686,22 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         """
         if sample:
             return self.sample_posterior(X, random_state=random_state)
-        X = self._prepare(X)
+        X = self._prepare(X, finite=False)
         self.module_.eval()
         return self._guarded(data_guard.encoding(self.module_), X, "transform")
 
     def _guarded(self, fn, X: np.ndarray, method: str) -> np.ndarray:
         """Run ``fn(xb, idx) -> (output, recon of xb[idx])`` over scaled batches
-        of ``X``, and warn when ``X`` does not look like the training data."""
+        of ``X`` (from ``_prepare(X, finite=False)``: NaN and inf are checked
+        here, batch by batch), and warn when ``X`` does not look like the
+        training data."""
         out, errors = data_guard.batched_with_errors(
             fn,
             X,
             device=self._device,
             rows=data_guard.checked_rows(len(X), bool(self.guard)),
             prepare=self.scaler_.tensor_transform(self._device),  # on the device
+            finite=self._nan_policy(reset=False) == "error",
         )
         data_guard.check(self, errors, len(X), method, stacklevel=4)
         return out
@@ -706,7 +722,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
 
     def reconstruct(self, X) -> np.ndarray:
         """Encode then decode ``X``; same shape and units as ``X``."""
-        X = self._prepare(X)
+        X = self._prepare(X, finite=False)
         self.module_.eval()
         Xs = self._guarded(data_guard.reconstruction(self.module_), X, "reconstruct")
         return self.scaler_.inverse_transform(Xs)
