@@ -193,6 +193,36 @@ def _make_optimizer(cfg: TrainerConfig, params, device: torch.device):
     )
 
 
+# Optimizer state below this is zeroed every FLUSH_EVERY steps on the CPU.
+FLUSH_BELOW = 1e-30
+FLUSH_EVERY = 64
+
+
+def flush_tiny_state(optimizer) -> None:
+    """Zero the optimizer state's values of magnitude below ``FLUSH_BELOW``.
+
+    A moment whose gradient is mostly zero (the weights of an input that is
+    rarely non-zero, such as a pixel near an MNIST digit's border) decays
+    geometrically through float32's subnormal range, where x86 CPUs are many
+    times slower (a fused Adam step over 1,000,000 subnormal moments: 21.7
+    ms, against 0.8 ms for normal ones, one thread of an Intel Xeon). In a
+    1-epoch fit on 1,000,000 MNIST rows the Adam steps took a third of the
+    CPU time (49 of 150 s; 6 s with flush-to-zero set before the threads
+    started). Flush-to-zero mode would
+    avoid that, but it is a per-thread setting that ``torch.set_flush_denormal``
+    makes on the calling thread only, not on the worker threads of an
+    existing pool. A moment below 1e-30 takes at least 64 steps to
+    become subnormal when it shrinks by no more than 0.75 a step (Adam's
+    beta1 = 0.9, beta2 = 0.999, SGD's momentum 0.9), so zeroing those every
+    64 steps keeps the state free of subnormals. It changes no update that
+    matters: Adam divides by sqrt(v) + 1e-8 and SGD multiplies by the lr.
+    """
+    for state in optimizer.state.values():
+        for value in state.values():
+            if torch.is_tensor(value) and value.is_floating_point() and value.dim():
+                value.masked_fill_(value.abs() < FLUSH_BELOW, 0.0)
+
+
 def _match_param_layout(optimizer) -> None:
     """Give restored optimizer state its parameter's memory layout.
 
@@ -347,6 +377,7 @@ class Trainer:
         model.to(device)
         optimizer = _make_optimizer(cfg, model.parameters(), device)
         scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+        flush = device.type == "cpu"  # GPUs handle subnormals at full speed
         loss_fn = wrap(model, ctx, device)  # forward(x) -> loss terms; DDP if needed
         if cfg.compile:
             loss_fn = torch.compile(loss_fn)
@@ -438,6 +469,8 @@ class Trainer:
                     else:
                         terms["loss"].backward()
                         optimizer.step()
+                    if flush and (epoch * steps_per_epoch + i) % FLUSH_EVERY == 0:
+                        flush_tiny_state(optimizer)
                     # Accumulate on the device; read once per epoch (no sync here).
                     vals = torch.stack([v.detach().float() for v in terms.values()])
                     seen += len(idx)
