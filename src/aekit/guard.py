@@ -307,7 +307,7 @@ def batched_with_errors(
                 result = np.empty((len(X), *out.shape[1:]), np.float32)
             result[start : start + len(out)] = out
             if idx is not None and part is not None:
-                errs.append(_errors(xb.index_select(0, idx), part))
+                errs.append(sample_errors(xb.index_select(0, idx), part))
     finally:
         if check is not None:
             check.close()
@@ -318,7 +318,9 @@ def batched_with_errors(
         # and their inputs once and decode them all in one call.
         picked = np.flatnonzero(rows)
         xs = _batch(X[picked], 0, len(picked), device, prepare)
-        errs.append(_errors(xs, decode(torch.from_numpy(result[picked]).to(device))))
+        errs.append(
+            sample_errors(xs, decode(torch.from_numpy(result[picked]).to(device)))
+        )
     errors = None
     if rows is not None:
         errors = np.concatenate(errs) if errs else np.zeros(0)
@@ -421,7 +423,7 @@ def _read_only_tensor(chunk: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(chunk)
 
 
-def _errors(x: torch.Tensor, recon: torch.Tensor) -> np.ndarray:
+def sample_errors(x: torch.Tensor, recon: torch.Tensor) -> np.ndarray:
     """Per-sample mean squared error in the model's float32: within about
     1e-6 (relative) of a float64 computation, far finer than the quantiles it
     is compared with, and half the time of a float64 sum (casting both to
