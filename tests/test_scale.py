@@ -88,8 +88,14 @@ def test_compile_stays_finite_and_close(digits):
 
 DDP_SCRIPT = textwrap.dedent(
     """
-    import json, sys, numpy as np, torch
+    import atexit, json, os, sys, numpy as np, torch
+    import torch.distributed as dist
     torch.set_num_threads(1)
+    def still_joined():  # registered first, so it runs after aekit's handler
+        if "RANK" in os.environ:  # under torchrun
+            with open(f"{sys.argv[2]}.exit{os.environ['RANK']}", "w") as fh:
+                fh.write(str(dist.is_initialized()))
+    atexit.register(still_joined)
     from aekit.model import AutoencoderModule, default_spec
     from aekit.training import Trainer, TrainerConfig
     from aekit.training.distributed import is_main_process
@@ -146,6 +152,9 @@ def test_torchrun_gloo_matches_single_process(tmp_path, digits):
     a, b = json.loads(single.read_text()), json.loads(multi.read_text())
     # Same global batches and averaged gradients: equal up to float reordering.
     np.testing.assert_allclose(b, a, rtol=2e-3)
+    # The group aekit joined is left at exit, before the interpreter's teardown.
+    for rank in (0, 1):
+        assert (tmp_path / f"multi.json.exit{rank}").read_text() == "False"
 
 
 # Prepended to every child that measures its own memory. Its peak is VmHWM:

@@ -341,7 +341,8 @@ class FiniteCheck:
     a layer unchanged (convolutional and sequence models, input
     normalization) is summed instead. That sum, a second pass over memory,
     costs about 3% of the encode of the dense 784-512-256-32 model on MNIST
-    rows; the layer's column costs nothing measurable.
+    rows; the column is one value per row (with the hooks, 1-2% of that
+    encode as measured at 2 threads, less at one).
     """
 
     def __init__(self, module: torch.nn.Module | None):

@@ -11,6 +11,7 @@ only rank 0 writes files.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 
@@ -47,15 +48,27 @@ class DistributedContext:
         return cls(world, int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", 0)))
 
     def init(self, device: torch.device) -> None:
-        """Join the process group torchrun described, once."""
+        """Join the process group torchrun described, once. A group joined
+        here is destroyed at exit (one the caller made is the caller's)."""
         if self.active and not dist.is_initialized():
             backend = "nccl" if device.type == "cuda" else "gloo"
             dist.init_process_group(backend=backend)
+            atexit.register(_destroy_process_group)
 
     def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
         if self.active:
             dist.all_reduce(t, op=dist.ReduceOp.SUM)
         return t
+
+
+def _destroy_process_group() -> None:
+    """Leave the process group while the interpreter is whole: left to the
+    interpreter's teardown, gloo's worker threads can outlive the objects
+    they hold and abort the process ("terminate called without an active
+    exception", SIGABRT, once in this project's CI; the cause as described
+    in pytorch/pytorch#179291)."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def is_main_process() -> bool:

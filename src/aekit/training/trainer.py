@@ -208,14 +208,14 @@ def flush_tiny_state(optimizer) -> None:
     ms, against 0.8 ms for normal ones, one thread of an Intel Xeon). In a
     1-epoch fit on 1,000,000 MNIST rows the Adam steps took a third of the
     CPU time (49 of 150 s; 6 s with flush-to-zero set before the threads
-    started). Flush-to-zero mode would
-    avoid that, but it is a per-thread setting that ``torch.set_flush_denormal``
-    makes on the calling thread only, not on the worker threads of an
-    existing pool. A moment below 1e-30 takes at least 64 steps to
-    become subnormal when it shrinks by no more than 0.75 a step (Adam's
-    beta1 = 0.9, beta2 = 0.999, SGD's momentum 0.9), so zeroing those every
-    64 steps keeps the state free of subnormals. It changes no update that
-    matters: Adam divides by sqrt(v) + 1e-8 and SGD multiplies by the lr.
+    started). Flush-to-zero mode is a per-thread setting, though, and
+    ``torch.set_flush_denormal`` makes it on the calling thread only, not on
+    the worker threads of an existing pool. A moment of 1e-30 or more that
+    shrinks by a factor of 0.75 or more a step (Adam's beta1 = 0.9 and beta2
+    = 0.999, SGD's momentum 0.9: the factors are 0.9 and above) stays normal
+    for 63 steps, so zeroing what is below 1e-30 every 64 steps keeps the
+    state free of subnormals. It changes no update that matters: Adam
+    divides by sqrt(v) + 1e-8 and SGD multiplies by the lr.
     """
     for state in optimizer.state.values():
         for value in state.values():
