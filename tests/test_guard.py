@@ -271,7 +271,8 @@ def test_transform_finds_nan_and_inf_in_any_batch(digits, finite_checks, input_n
     where it does not (input normalization); either way the error names the
     place, in any batch, the last partial one too."""
     X = np.concatenate([digits.X.reshape(len(digits.X), -1) / 16.0] * 2)
-    X = X.astype(np.float32)  # 3,594 rows: 4 batches, the last one partial
+    X = X.astype(np.float32)  # 3,594 rows: 2 batches of 2,048, the last partial
+    assert guard.batch_rows(X) == 2048
     model = Autoencoder(
         code_size=4,
         hidden=(16,),
@@ -282,7 +283,7 @@ def test_transform_finds_nan_and_inf_in_any_batch(digits, finite_checks, input_n
     first = next(m for m in model.module_.modules() if isinstance(m, torch.nn.Linear))
     with torch.no_grad():
         first.weight[:, 5] = 0.0  # input 5 reaches no unit
-    for row, col, value in [(0, 5, np.inf), (1030, 5, -np.inf), (3593, 0, np.nan)]:
+    for row, col, value in [(0, 5, np.inf), (2100, 5, -np.inf), (3593, 0, np.nan)]:
         bad = X.copy()
         bad[row, col] = value
         for method in (model.transform, model.reconstruct):
@@ -290,7 +291,7 @@ def test_transform_finds_nan_and_inf_in_any_batch(digits, finite_checks, input_n
             with pytest.raises(DataError, match=f"at row {row} column {col};"):
                 method(bad)
             (check,) = finite_checks
-            expected = (4, 0) if input_norm is None else (0, 4)
+            expected = (2, 0) if input_norm is None else (0, 2)
             assert (check.by_layer, check.by_sum) == expected
             assert not first._forward_hooks and not first._forward_pre_hooks
     finite_checks.clear()
@@ -307,3 +308,17 @@ def test_finite_check_passes_finite_input_whose_sum_overflows(digits_model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataGuardWarning)
         assert model.transform(X).shape == (len(X), 8)
+
+
+def test_inference_batches_hold_about_8_mib_of_input(digits_model):
+    """2,048 rows of small samples, fewer of large ones (never below 256), and
+    the codes do not depend on the batching."""
+    assert guard.batch_rows(np.empty((10, 784))) == 2048
+    assert guard.batch_rows(np.empty((10, 1, 256, 256))) == 256
+    assert guard.batch_rows(np.empty((10, 3, 32, 32))) == 682  # 8 MiB / 12 KiB
+    model, held_out = digits_model
+    X = np.concatenate([held_out] * 8)  # 3,176 rows: two batches of up to 2,048
+    with torch.inference_mode():
+        xs = torch.from_numpy(model.scaler_.transform(X))
+        expected = model.module_.encode(xs).numpy()
+    np.testing.assert_allclose(model.transform(X), expected, rtol=1e-5, atol=1e-6)

@@ -327,6 +327,17 @@ def batched_with_errors(
     return result, errors
 
 
+def batch_rows(X: np.ndarray, budget: int = 8 << 20) -> int:
+    """Rows per inference batch: about ``budget`` bytes of float32 input,
+    between 256 and 2,048 rows. Fewer, larger batches leave fewer gaps
+    between the matmuls (at 2 threads, ``transform`` of 20,000 MNIST rows
+    went from 0.93 to 0.95 of the bare module's encode in batches of 1,024
+    when it took 2,048 at a time; 4,096 was slower again); large samples
+    (images) get fewer rows, so a batch's activations stay small."""
+    row = 4 * max(1, int(np.prod(X.shape[1:])))
+    return int(min(2048, max(256, budget // row)))
+
+
 class FiniteCheck:
     """The NaN and inf check of the batches a model reads, at almost no cost.
 

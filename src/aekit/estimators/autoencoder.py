@@ -704,6 +704,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             device=self._device,
             rows=data_guard.checked_rows(len(X), bool(self.guard)),
             prepare=self.scaler_.tensor_transform(self._device),  # on the device
+            batch_size=data_guard.batch_rows(X),
             finite=self._nan_policy(reset=False) == "error",
         )
         data_guard.check(self, errors, len(X), method, stacklevel=4)
