@@ -125,9 +125,9 @@ def check_array(
     unless ``nan_policy`` ("drop" or "zero", see :func:`apply_nan_policy`)
     says to handle them. ``first_row`` is the number of ``x``'s first row in
     the data it was cut from, so that a chunk's messages name the right rows.
-    ``finite=False`` (with ``nan_policy="error"`` only) leaves the NaN and
-    inf check of float32 and float16 data to the caller, who must check every
-    batch it reads (as ``aekit.guard.batched_with_errors(finite=True)``
+    ``finite=False`` leaves the NaN and inf check of float32 and float16 data
+    under ``nan_policy="error"`` to the caller, who must check every batch it
+    reads (as ``aekit.guard.batched_with_errors(finite=True)``
     does): no second pass over memory. Float64 data is checked here anyway:
     its float32 range check reads all of it, and must not take inf for a
     large value.
@@ -139,11 +139,9 @@ def check_array(
             f"{name} is a sparse matrix; this estimator needs dense input. Use "
             "aekit.Recommender for sparse interaction data or call .toarray()."
         )
-    if not finite and nan_policy != "error":
-        raise ValueError("finite=False needs nan_policy='error'")
 
-    def check_now(a) -> bool:
-        return finite or np.dtype(a.dtype).itemsize > 4
+    def check_now(a) -> bool:  # "drop" and "zero" act on the values here
+        return finite or nan_policy != "error" or np.dtype(a.dtype).itemsize > 4
 
     checked = isinstance(x, np.ndarray) and nan_policy == "error"
     if checked and check_now(x):  # before any copy: fail fast on large arrays

@@ -431,10 +431,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
                 "Add data; a fitted model transforms single samples."
             )
         X = check_array(
-            X,
-            min_samples=2 if reset else 1,
-            nan_policy=policy,
-            finite=finite or policy != "error",
+            X, min_samples=2 if reset else 1, nan_policy=policy, finite=finite
         )
         if reset:
             self._set_input(X)
