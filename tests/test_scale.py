@@ -93,8 +93,10 @@ DDP_SCRIPT = textwrap.dedent(
     torch.set_num_threads(1)
     def still_joined():  # registered first, so it runs after aekit's handler
         if "RANK" in os.environ:  # under torchrun
+            task = "/proc/self/task"  # the process's threads (Linux)
+            names = [open(f"{task}/{t}/comm").read().strip() for t in os.listdir(task)]
             with open(f"{sys.argv[2]}.exit{os.environ['RANK']}", "w") as fh:
-                fh.write(str(dist.is_initialized()))
+                json.dump([dist.is_initialized(), sorted(names)], fh)
     atexit.register(still_joined)
     from aekit.model import AutoencoderModule, default_spec
     from aekit.training import Trainer, TrainerConfig
@@ -152,9 +154,12 @@ def test_torchrun_gloo_matches_single_process(tmp_path, digits):
     a, b = json.loads(single.read_text()), json.loads(multi.read_text())
     # Same global batches and averaged gradients: equal up to float reordering.
     np.testing.assert_allclose(b, a, rtol=2e-3)
-    # The group aekit joined is left at exit, before the interpreter's teardown.
+    # The group aekit joined is left at exit, before the interpreter's
+    # teardown, and its threads with it: nothing holds it any more.
     for rank in (0, 1):
-        assert (tmp_path / f"multi.json.exit{rank}").read_text() == "False"
+        joined, threads = json.loads((tmp_path / f"multi.json.exit{rank}").read_text())
+        assert joined is False
+        assert not [t for t in threads if "gloo" in t], threads
 
 
 # Prepended to every child that measures its own memory. Its peak is VmHWM:

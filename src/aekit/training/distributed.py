@@ -51,6 +51,14 @@ class DistributedContext:
         """Join the process group torchrun described, once. A group joined
         here is destroyed at exit (one the caller made is the caller's)."""
         if self.active and not dist.is_initialized():
+            # DistributedDataParallel imports torch.distributed.nn, whose
+            # functions take ``group=group.WORLD`` as a default argument: imported
+            # after the group exists, they hold it for the life of the process,
+            # so destroy_process_group cannot free it and gloo's threads stay
+            # up into the interpreter's teardown. Imported first, the defaults
+            # are None.
+            import torch.distributed.nn  # noqa: F401
+
             backend = "nccl" if device.type == "cuda" else "gloo"
             dist.init_process_group(backend=backend)
             atexit.register(_destroy_process_group)
@@ -65,8 +73,9 @@ def _destroy_process_group() -> None:
     """Leave the process group while the interpreter is whole: left to the
     interpreter's teardown, gloo's worker threads can outlive the objects
     they hold and abort the process ("terminate called without an active
-    exception", SIGABRT, once in this project's CI; the cause as described
-    in pytorch/pytorch#179291)."""
+    exception", SIGABRT, twice in this project's CI; the cause as described
+    in pytorch/pytorch#179291). The group's threads end here, unless
+    something else still holds it (see :meth:`DistributedContext.init`)."""
     if dist.is_initialized():
         dist.destroy_process_group()
 
