@@ -324,3 +324,19 @@ def test_inference_batches_hold_a_few_mib_of_input(digits_model):
         xs = torch.from_numpy(model.scaler_.transform(X))
         expected = model.module_.encode(xs).numpy()
     np.testing.assert_allclose(model.transform(X), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_float64_input_is_checked_once_up_front(digits_model, finite_checks):
+    """float64 is checked for NaN and inf by check_array (its float32 range
+    check reads it all anyway), so the batch loop does not check it again."""
+    model, held_out = digits_model
+    bad = held_out.astype(np.float64)
+    bad.reshape(len(bad), -1)[7, 3] = np.nan  # a view: bad is contiguous
+    with pytest.raises(DataError, match="1 NaN, 0 inf"):
+        model.transform(bad)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataGuardWarning)
+        model.transform(held_out.astype(np.float64))
+        assert not finite_checks
+        model.transform(held_out.astype(np.float32))
+    assert len(finite_checks) == 1

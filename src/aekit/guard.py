@@ -353,8 +353,8 @@ class FiniteCheck:
     a layer unchanged (convolutional and sequence models, input
     normalization) is summed instead. That sum, a second pass over memory,
     costs about 3% of the encode of the dense 784-512-256-32 model on MNIST
-    rows; the column is one value per row (with the hooks, 1-2% of that
-    encode as measured at 2 threads, less at one).
+    rows; the column is one value per row (with the hooks, about 0.5%: 28 us
+    on a 5.1 ms batch of 1,504 rows at 2 threads, one-off timing).
     """
 
     def __init__(self, module: torch.nn.Module | None):

@@ -109,6 +109,14 @@ def apply_nan_policy(arr: np.ndarray, policy: str, name: str = "X") -> np.ndarra
     return np.asarray(arr[~rows])
 
 
+def defers_finite_check(dtype, nan_policy: str) -> bool:
+    """Whether ``check_array(finite=False)`` leaves the NaN and inf check of
+    data of this dtype to the caller: under ``nan_policy="error"`` ("drop"
+    and "zero" act on the values at once), for data of at most 4 bytes a
+    value (float64 is checked anyway, see :func:`check_array`)."""
+    return nan_policy == "error" and np.dtype(dtype).itemsize <= 4
+
+
 def check_array(
     x,
     *,
@@ -140,8 +148,8 @@ def check_array(
             "aekit.Recommender for sparse interaction data or call .toarray()."
         )
 
-    def check_now(a) -> bool:  # "drop" and "zero" act on the values here
-        return finite or nan_policy != "error" or np.dtype(a.dtype).itemsize > 4
+    def check_now(a) -> bool:
+        return finite or not defers_finite_check(a.dtype, nan_policy)
 
     checked = isinstance(x, np.ndarray) and nan_policy == "error"
     if checked and check_now(x):  # before any copy: fail fast on large arrays

@@ -19,7 +19,7 @@ from aekit.data.binarize import check_unit_interval as _check_unit_interval
 from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
 from aekit.data.sources import NpyFile, RowSource, fits_in_memory, whole_npy_file
-from aekit.data.validation import check_array
+from aekit.data.validation import check_array, defers_finite_check
 from aekit.estimators.base import batched, register_estimator, seed_from
 from aekit.estimators.generative import GenerativeMixin
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
@@ -702,7 +702,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             rows=data_guard.checked_rows(len(X), bool(self.guard)),
             prepare=self.scaler_.tensor_transform(self._device),  # on the device
             batch_size=data_guard.batch_rows(X),
-            finite=self._nan_policy(reset=False) == "error",
+            finite=defers_finite_check(X.dtype, self._nan_policy(reset=False)),
         )
         data_guard.check(self, errors, len(X), method, stacklevel=4)
         return out
