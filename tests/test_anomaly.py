@@ -147,10 +147,14 @@ def test_target_fpr_on_held_out_normal_data(cancer):
     det = AnomalyDetector(FAST, target_fpr=0.1, random_state=0).fit(fit_X)
     held = det.held_out_scores_
     assert len(held) == 25  # the autoencoder's validation split, 10% of 250
-    assert np.mean(held > det.threshold_) <= 0.1 + 1e-9
+    # The threshold is a held-out score with as many above it as the target
+    # allows: floor(0.1 * 25) = 2, no fewer (a threshold set too high, e.g.
+    # the largest held-out score, would keep the FPR under 0.1 too).
+    assert det.threshold_ in held
+    assert np.sum(held > det.threshold_) == 2
     # On unseen benign tumours the rate is near the target, not near 0 or 1.
     fpr = det.predict(test_X)[y == 0].mean()
-    assert fpr < 0.3, fpr
+    assert 0.02 < fpr < 0.3, fpr
 
 
 def test_feature_weights(cancer, cancer_detector):

@@ -550,55 +550,54 @@ def test_pickle_payloads_never_run(run_dir, tmp_path):
     marker = tmp_path / "pwned"
     payload = _payload_bytes(marker)
 
-    # model.safetensors replaced by a pickle (a torch.save file is one too)
+    def refused(call, error=ModelFileError, match=None):
+        with pytest.raises(error, match=match):
+            call()
+        assert not marker.exists(), "a payload ran"
+
+    # model.safetensors replaced by a pickle (a torch.save file is one too),
+    # with no hash in config.json, so that the loader reaches the weights
     run = _copy_run(run_dir, tmp_path)
+    cfg = json.loads((run / "config.json").read_text())
+    del cfg["weights_sha256"]
+    (run / "config.json").write_text(json.dumps(cfg))
     (run / "model.safetensors").write_bytes(payload)
-    with pytest.raises(ModelFileError):
-        aekit.load(run)
+    refused(lambda: aekit.load(run), match="corrupt or truncated")
     torch.save({"x": _Payload(marker)}, run / "model.safetensors")
     assert not marker.exists()  # torch.save pickles without running it
-    with pytest.raises(ModelFileError):
-        aekit.load(run)
+    refused(lambda: aekit.load(run), match="corrupt or truncated")
 
     # the same file with a matching hash in config.json: still never unpickled
     import hashlib
 
-    cfg = json.loads((run / "config.json").read_text())
     cfg["weights_sha256"] = hashlib.sha256(
         (run / "model.safetensors").read_bytes()
     ).hexdigest()
     (run / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ModelFileError, match="corrupt or truncated"):
-        aekit.load(run)
+    refused(lambda: aekit.load(run), match="corrupt or truncated")
 
     # config.json whose fields hold a pickle or code: read as plain strings
     run2 = Path(shutil.copytree(run_dir, tmp_path / "run2"))
     cfg = json.loads((run2 / "config.json").read_text())
     cfg["estimator"] = payload.decode("latin-1")
     (run2 / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ModelFileError, match="unknown estimator"):
-        aekit.load(run2)
+    refused(lambda: aekit.load(run2), match="unknown estimator")
     cfg["estimator"] = "Autoencoder"
     code = f"__import__('pathlib').Path({str(marker)!r}).touch()"
     cfg["model"]["architecture"]["activation"] = code
     (run2 / "config.json").write_text(json.dumps(cfg))
-    with pytest.raises(ModelFileError):
-        aekit.load(run2)
+    refused(lambda: aekit.load(run2))
 
     # a checkpoint that is a pickle, and data files that hold pickles
     from aekit.training.checkpoint import load_checkpoint
 
     (tmp_path / "ck.safetensors").write_bytes(payload)
-    with pytest.raises(ModelFileError, match="unreadable"):
-        load_checkpoint(tmp_path / "ck.safetensors")
+    refused(lambda: load_checkpoint(tmp_path / "ck.safetensors"), match="unreadable")
     np.save(tmp_path / "obj.npy", np.array([_Payload(marker)], dtype=object))
-    marker.unlink(missing_ok=True)
-    with pytest.raises(DataError, match="not a numeric .npy"):
-        load(tmp_path / "obj.npy")
+    assert not marker.exists()  # np.save pickles without running it
+    refused(lambda: load(tmp_path / "obj.npy"), DataError, "not a numeric .npy")
     np.savez(tmp_path / "obj.npz", a=np.array([_Payload(marker)], dtype=object))
-    marker.unlink(missing_ok=True)
-    with pytest.raises(DataError, match="not a readable .npz"):
-        load(tmp_path / "obj.npz")
+    refused(lambda: load(tmp_path / "obj.npz"), DataError, "not a readable .npz")
     r = CliRunner().invoke(cli, ["encode", str(run), "digits", "--out", "z.npy"])
     assert r.exit_code == 2
     assert not marker.exists(), "a payload ran"

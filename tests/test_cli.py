@@ -160,9 +160,17 @@ def test_resume_continues_an_interrupted_run(run, tmp_path, monkeypatch):
     assert r.exit_code == 130
     assert (out / "checkpoint.safetensors").exists()
     assert not (out / "config.json").exists()  # no half-written run folder
-    monkeypatch.setattr(trainer_mod.Trainer, "fit", real_fit)
+    ran = []  # the epochs the resumed run trains: not 1 and 2 again
+
+    def recording_fit(self, *a, **kw):
+        hook = self.on_epoch_end
+        self.on_epoch_end = lambda row: (ran.append(row["epoch"]), hook and hook(row))
+        return real_fit(self, *a, **kw)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "fit", recording_fit)
     r = run("fit", "digits", "--out", out, "--resume", "-q")
     assert r.exit_code == 0, r.output
+    assert ran == [3, 4, 5]
     hist = (out / "history.csv").read_text().strip().splitlines()
     assert len(hist) == 1 + 5
     assert json.loads((out / "config.json").read_text())["params"]["epochs"] == 5

@@ -96,12 +96,22 @@ def test_residual_blocks_skip_around_each_extra_conv():
 
 
 def test_padding_is_cropped_back_not_leaked():
-    """Each output pixel depends on the input: nothing is cut off by the crop."""
+    """The crop takes back exactly the padding, and the pixel next to it
+    depends on the input."""
     torch.manual_seed(0)
     m = AutoencoderModule(_spec(code_size=8, spatial_code=True), (1, 9, 11))
     x = torch.rand(1, 1, 9, 11, requires_grad=True)
     m(x)[0, 0, -1, -1].backward()  # the bottom-right corner, next to the padding
     assert x.grad[0, 0, -1, -1] != 0
+    # The crop takes back the very rows and columns the encoder padded: 9x11
+    # is padded to 12x12 (two halvings), 1 row on top, 2 below, 1 column right.
+    enc, dec = m.architecture.encoder, m.architecture.decoder
+    left, right, top, bottom = enc.pad
+    assert (left, right, top, bottom) == (0, 1, 1, 2)
+    h = torch.randn(1, *m.architecture.feature_shape)
+    with torch.no_grad():
+        full = dec.head(dec.body(dec.stem(h)))  # (1, 1, 12, 12), before the crop
+        torch.testing.assert_close(dec(h), full[:, :, top : top + 9, left : left + 11])
 
 
 @pytest.mark.parametrize(
@@ -284,7 +294,7 @@ def test_resume_with_channels_last_matches_an_uninterrupted_fit(tmp_path):
         if row["epoch"] == 2:
             raise Stop
 
-    models = []
+    models, ran = [], []
     for resume in (False, True):
         torch.manual_seed(0)
         m = AutoencoderModule(spec, (1, 12, 12))
@@ -292,9 +302,12 @@ def test_resume_with_channels_last_matches_an_uninterrupted_fit(tmp_path):
             ckpt = tmp_path / "ck.safetensors"
             with pytest.raises(Stop):
                 Trainer(cfg, checkpoint=ckpt, on_epoch_end=stop_after_2).fit(m, x)
-            torch.manual_seed(0)
+            torch.manual_seed(99)  # other weights: only the checkpoint can match
             m = AutoencoderModule(spec, (1, 12, 12))
-            Trainer(cfg, checkpoint=ckpt).fit(m, x, resume=True)
+            history = Trainer(
+                cfg, checkpoint=ckpt, on_epoch_end=lambda r: ran.append(r["epoch"])
+            ).fit(m, x, resume=True)
+            assert ran == [3] and [r["epoch"] for r in history] == [1, 2, 3]
         else:
             Trainer(cfg).fit(m, x)
         models.append(m.eval())
