@@ -74,6 +74,13 @@ def test_early_stopping_restores_best_weights(digits):
     best = min(r["val_loss"] for r in ae.history_)
     assert ae.history_[ae.best_epoch_ - 1]["val_loss"] == best
     assert len(ae.history_) == ae.best_epoch_ + 3
+    # The fitted weights are the best epoch's, not the last one's.
+    from aekit.training.trainer import Trainer, TrainerConfig, as_source
+
+    val = torch.from_numpy(ae.scaler_.transform(X[ae.validation_indices_]))
+    final = Trainer(TrainerConfig(device="cpu")).evaluate(ae.module_, as_source(val))
+    assert final["loss"] == pytest.approx(best, rel=1e-5)
+    assert final["loss"] < ae.history_[-1]["val_loss"]
 
 
 def test_same_seed_same_weights_other_seed_differs(digits):

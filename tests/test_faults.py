@@ -75,12 +75,19 @@ EPOCHS = 20
 def reference(tmp_path_factory):
     """Two uninterrupted runs, each in its own process, with the same seed."""
     root = tmp_path_factory.mktemp("reference")
-    t0 = time.monotonic()
     procs = [_spawn(root / name, EPOCHS) for name in ("a", "b")]
     for p in procs:
         out, err = p.communicate(timeout=600)
         assert p.returncode == 0, err
-    return {"a": root / "a", "b": root / "b", "wall": time.monotonic() - t0}
+    return {"a": root / "a", "b": root / "b"}
+
+
+def _epoch_seconds(run: Path) -> float:
+    """The median wall time of one of the run's epochs (history.csv)."""
+    import csv
+
+    with open(run / "history.csv") as fh:
+        return float(np.median([float(r["seconds"]) for r in csv.DictReader(fh)]))
 
 
 def test_same_seed_same_weights_across_processes(reference):
@@ -117,12 +124,23 @@ def _history(run: Path) -> list[dict]:
         ]
 
 
-def _kill_and_inspect(out: Path, rng: random.Random, wall: float) -> str:
+def _kill_and_inspect(out: Path, rng: random.Random, window: float) -> str:
+    """Start (or resume) the fit; once it has saved an epoch of its own, so
+    that it is training and not still starting up, SIGKILL it at a random
+    moment in the next ``window`` seconds: in an epoch or in a checkpoint's
+    write. Then check that whatever it left loads."""
+    before = _checkpoint_epoch(out / CKPT) or 0
     resume = (out / "fit.json").exists()
     p = _spawn(out, EPOCHS, *(["--resume"] if resume else []))
-    time.sleep(rng.uniform(0.0, wall))
+    deadline = time.monotonic() + 600
+    while (_checkpoint_epoch(out / CKPT) or 0) <= before:
+        assert p.poll() is None, "the fit ended before it saved an epoch"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+    time.sleep(rng.uniform(0.0, window))
     p.send_signal(signal.SIGKILL)
     p.communicate(timeout=600)
+    assert p.returncode == -signal.SIGKILL, "the fit ended before it was killed"
     # Whatever is left must load: the checkpoint, and a run folder if complete.
     if (out / CKPT).exists():
         ckpt = load_checkpoint(out / CKPT)
@@ -144,11 +162,12 @@ def _finish_and_compare(out: Path, reference, log) -> None:
 
 def test_sigint_then_sigkill_then_resume_is_bit_identical(reference, tmp_path):
     """Ctrl-C mid-run: exit 130 and a checkpoint; then --resume, killed with
-    SIGKILL at a random moment; then --resume to the end: the weights and the
-    history equal the uninterrupted run's, bit for bit."""
+    SIGKILL at a random moment of its training; then --resume to the end: the
+    weights and the history equal the uninterrupted run's, bit for bit."""
     out = tmp_path / "run"
     _interrupt_with_sigint(out)
-    log = [_kill_and_inspect(out, random.Random(20261129), reference["wall"])]
+    window = 3 * _epoch_seconds(reference["a"])
+    log = [_kill_and_inspect(out, random.Random(20261129), window)]
     _finish_and_compare(out, reference, log)
 
 
@@ -157,7 +176,8 @@ def test_sigint_then_sigkill_then_resume_is_bit_identical(reference, tmp_path):
 def test_sigkill_many_times(reference, tmp_path, seed):
     rng = random.Random(seed)
     out = tmp_path / "run"
-    log = [_kill_and_inspect(out, rng, reference["wall"]) for _ in range(6)]
+    window = 2 * _epoch_seconds(reference["a"])  # 6 kills, 20 epochs: room for all
+    log = [_kill_and_inspect(out, rng, window) for _ in range(6)]
     _finish_and_compare(out, reference, log)
 
 
