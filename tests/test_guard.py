@@ -299,15 +299,23 @@ def test_transform_finds_nan_and_inf_in_any_batch(digits, finite_checks, input_n
     assert finite_checks[0].passed()
 
 
-def test_finite_check_passes_finite_input_whose_sum_overflows(digits_model):
-    """Huge finite values make the first unit inf: the exact check then
-    finds no NaN or inf, and transform goes on."""
+def test_finite_check_passes_finite_input_whose_sum_overflows(
+    digits_model, finite_checks, monkeypatch
+):
+    """Huge finite values make the first unit's sum inf: the exact check then
+    runs, finds no NaN or inf, and transform goes on."""
     model, held_out = digits_model
     X = held_out.astype(np.float32)
-    X[3] = np.finfo(np.float32).max / 4
+    X[:50] = np.finfo(np.float32).max / 4  # one row stays finite after scaling
+    exact, real = [], guard.check_finite
+    monkeypatch.setattr(
+        guard, "check_finite", lambda a: (exact.append(a.shape), real(a))
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataGuardWarning)
         assert model.transform(X).shape == (len(X), 8)
+    assert [c.passed() for c in finite_checks] == [False]  # the sum overflowed
+    assert exact == [X.shape]  # ... so the exact check ran, and let it through
 
 
 def test_inference_batches_hold_a_few_mib_of_input(digits_model):
