@@ -20,7 +20,7 @@ ML100K = SHARED_DATA / "ml-100k" / "u.data"
 
 
 @pytest.fixture(autouse=True)
-def _seed_and_threads():
+def _seed():
     torch.manual_seed(0)
     np.random.seed(0)
     yield

@@ -81,6 +81,16 @@ def test_padding_is_masked_out_of_the_loss():
     x[1, 7] = float("nan")  # a missing future step
     terms = model.loss(x)
     assert torch.isfinite(terms["loss"]), terms
+    # Each window's loss is the mean over its observed values alone: the
+    # padding is neither scored against 0 nor counted in the mean.
+    with torch.no_grad():
+        recon, _ = model.per_sample_terms(x)
+        out = model.decoder_output(model.encode(x), x, x)  # eval: x is the input
+        nll = model.likelihood.nll(out, torch.nan_to_num(x))  # (5, 8, 2)
+    observed = ~torch.isnan(x)
+    expected = torch.stack([nll[i][observed[i]].mean() for i in range(5)])
+    torch.testing.assert_close(recon, expected)
+    assert observed[0].sum() == 12 and observed[1].sum() == 14  # 2 and 1 steps gone
 
 
 def test_future_only_model_decodes_only_the_future():
