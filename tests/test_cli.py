@@ -194,15 +194,26 @@ def _temps(folder):
     return sorted(folder.glob(".*.tmp"))
 
 
-def test_npy_outputs_in_chunks_match_the_model(run, fitted, tmp_path, digits):
+def test_npy_outputs_in_chunks_match_the_model(
+    run, fitted, tmp_path, digits, monkeypatch
+):
     """Past 1,024 rows a .npy output is written in chunks (the digits: two);
     it equals the in-memory result, and the guard warns once."""
     import aekit
+    from aekit import Autoencoder
 
     model = aekit.load(fitted)
     X = digits.X.astype(np.float32)
     np.save(tmp_path / "x.npy", X)
+    chunks, transform = [], Autoencoder.transform
+    monkeypatch.setattr(
+        Autoencoder,
+        "transform",
+        lambda s, X: (chunks.append(len(X)), transform(s, X))[1],
+    )
     r = run("encode", fitted, tmp_path / "x.npy", "--out", tmp_path / "z.npy")
+    monkeypatch.setattr(Autoencoder, "transform", transform)
+    assert chunks == [1024, 773]
     assert r.exit_code == 0, r.output
     assert "Wrote codes of shape (1797, 4) to" in r.output
     z = np.load(tmp_path / "z.npy")

@@ -47,6 +47,20 @@ def test_channels_last_gives_the_same_outputs():
         _spec(spatial_code=True, blocks=1, channels_last=True), (3, 19, 23)
     )
     b.load_state_dict(a.state_dict(), strict=True)
+
+    # The option took effect: b's convolutions hold channels_last weights (of
+    # 1x1 kernels the two layouts coincide).
+    def weights(m):
+        return [
+            c.weight
+            for c in m.modules()
+            if isinstance(c, torch.nn.Conv2d) and c.weight.shape[-1] > 1
+        ]
+
+    assert len(weights(b)) == 10
+    assert all(w.is_contiguous(memory_format=torch.channels_last) for w in weights(b))
+    assert not any(w.is_contiguous() for w in weights(b))
+    assert all(w.is_contiguous() for w in weights(a))
     x = torch.rand(4, 3, 19, 23)
     a.eval(), b.eval()
     d = (a(x) - b(x)).abs().max()

@@ -210,7 +210,15 @@ def test_cli_denoise_npy_in_chunks_keeps_the_dtype(tmp_path, digits):
     ).fit(X)
     ae.save(run)
     np.save(tmp_path / "x.npy", X)
-    r = _invoke("denoise", run, tmp_path / "x.npy", "--out", tmp_path / "y.npy")
+    chunks, denoise = [], Autoencoder.denoise
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            Autoencoder,
+            "denoise",
+            lambda s, X, **kw: (chunks.append(len(X)), denoise(s, X, **kw))[1],
+        )
+        r = _invoke("denoise", run, tmp_path / "x.npy", "--out", tmp_path / "y.npy")
+    assert chunks == [1024, 773]
     assert r.exit_code == 0 and "Denoised 1797 samples" in r.output, r.output
     y = np.load(tmp_path / "y.npy", allow_pickle=False)
     want = to_dtype(ae.denoise(X), np.uint8)

@@ -147,6 +147,9 @@ def test_self_ensemble_inpainting_keeps_known_pixels(photo_denoiser):
     out = inpaint(photo_denoiser, clean, mask, self_ensemble=True)
     np.testing.assert_array_equal(out[~mask], clean[~mask])
     assert out.dtype == np.uint8 and not np.array_equal(out[mask], clean[mask])
+    # The 8 views were used: the filled pixels differ from one view's.
+    one = inpaint(photo_denoiser, clean, mask)
+    assert not np.array_equal(out[mask], one[mask])
 
 
 @pytest.mark.parametrize("shape", [(1, 37, 53), (3, 45, 19), (29, 31), (3, 101, 77)])

@@ -314,9 +314,14 @@ def test_estimator_checks_its_input():
 
 def test_same_seed_same_weights():
     X = sp.random(60, 30, density=0.2, format="csr", random_state=0)
-    a = Recommender(**FAST, code_size=4, hidden=(8,)).fit(X).predict(X[:5])
-    b = Recommender(**FAST, code_size=4, hidden=(8,)).fit(X).predict(X[:5])
-    np.testing.assert_array_equal(a, b)
+    a = Recommender(**FAST, code_size=4, hidden=(8,)).fit(X)
+    b = Recommender(**FAST, code_size=4, hidden=(8,)).fit(X)
+    kw = {**FAST, "random_state": 1}
+    c = Recommender(**kw, code_size=4, hidden=(8,)).fit(X)
+    for k, v in a.module_.state_dict().items():
+        assert torch.equal(v, b.module_.state_dict()[k]), k
+    np.testing.assert_array_equal(a.predict(X[:5]), b.predict(X[:5]))
+    assert not np.array_equal(a.predict(X[:5]), c.predict(X[:5]))  # the seed counts
 
 
 # -- the CLI -------------------------------------------------------------------
@@ -385,7 +390,7 @@ def test_cli_fit_recommend_evaluate(tmp_path):
         "--out",
         tmp_path / "x",
     )
-    assert r.exit_code == 2 and "noise" in r.output
+    assert r.exit_code == 2 and "Unknown option(s) noise" in r.output, r.output
 
 
 def test_sqrt_sum_input_norm_gives_liangs_normalize_then_dropout():
