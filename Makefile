@@ -2,7 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
+# Extra pip options, e.g. PyTorch's CPU index (see the README's set-up).
+PIP_ARGS ?=
+PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt $(PIP_ARGS)
 PYTEST_ARGS ?=
 
 .PHONY: demo test browser bench lint clean

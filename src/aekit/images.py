@@ -384,9 +384,10 @@ def restore(
 
     With ``self_ensemble=True`` the image is also restored flipped and turned
     by quarter turns (the 8 symmetries of the square), each output is turned
-    back, and the 8 are averaged: 8 times the inference time, and a cleaner
-    result from a model that learned from flipped and turned patches
-    (``PatchSource(augment=True)``), as the model's errors differ between
+    back, and the 8 are averaged: 8 passes (6.5-9.5 times the inference CPU
+    time in the bench), and a cleaner result from a model that learned from
+    flipped and turned patches (``PatchSource(augment=True)``), as the
+    model's errors differ between
     orientations (the "geometric self-ensemble" of Timofte et al. 2016,
     https://arxiv.org/abs/1511.02228). Measured on four of scikit-image's
     photographs at sigma = 50/255: +0.13 to +0.20 dB
