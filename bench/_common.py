@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -113,12 +114,23 @@ def cpu_model() -> str:
     return f"{name} ({'native' if cpu_has_native_bf16() else 'no native'} bf16)"
 
 
+def command_line() -> str:
+    """The command that runs this process's bench script, for its results."""
+    script = Path(sys.argv[0]).name
+    return " ".join(["python", f"bench/{script}", *sys.argv[1:]])
+
+
 def write_table(name: str, title: str, header: list[str], rows: list[list], notes=()):
+    """Write bench/results/<name>.md: the machine, the table, the notes, and
+    (unless a note gives it) the command that produced it."""
     lines = [f"# {title}", "", f"Machine: {machine()}.", ""]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "---|" * len(header))
     for r in rows:
         lines.append("| " + " | ".join(_fmt(v) for v in r) + " |")
+    notes = list(notes)
+    if not any(n.startswith("Command:") for n in notes):
+        notes.append(f"Command: `{command_line()}`.")
     lines += [""] + [f"- {n}" for n in notes]
     RESULTS.mkdir(parents=True, exist_ok=True)
     text = "\n".join(lines) + "\n"

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from _common import machine
+from _common import command_line, machine
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "recommender.md"
@@ -406,6 +406,7 @@ def main() -> int:
     ]
     # Sections of an earlier run are kept; the parts run now replace theirs.
     sections = _read_sections(RESULTS)
+    made = []  # the sections this run computes
     if args.part in ("all", "quality"):
         body = (
             _fmt_quality(run_quality(path))
@@ -413,6 +414,7 @@ def main() -> int:
             else ["Skipped: ../shared/data/ml-100k/u.data not found."]
         )
         sections[QUALITY] = body
+        made.append(QUALITY)
     if args.part == "sweep" and path is not None:
         seeds = tuple(int(x) for x in args.sweep_seeds.split(","))
         picked = (
@@ -422,8 +424,12 @@ def main() -> int:
         )
         title = SWEEP_TITLE if len(seeds) == 1 else SWEEP_SEEDS_TITLE
         sections[title] = _fmt_sweep(run_sweep(path, seeds, picked), seeds)
+        made.append(title)
     if args.part in ("all", "memory"):
         sections[MEMORY] = _fmt_memory(run_memory())
+        made.append(MEMORY)
+    for title in made:  # each section says what made it
+        sections[title] = [*sections[title], "", f"Command: `{command_line()}`."]
     lines = list(header)
     for title in (QUALITY, SWEEP_TITLE, SWEEP_SEEDS_TITLE, MEMORY):
         if title in sections:
