@@ -8,6 +8,7 @@ message.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -609,3 +610,159 @@ def test_feature_with_a_spread_below_float32_is_not_divided_by_zero():
     ae = Autoencoder(**{**SMALL, "code_size": 2, "validation_fraction": 0}).fit(X)
     assert np.isfinite(ae.transform(X)).all()
     assert np.isfinite(ae.history_[-1]["train_loss"])
+
+
+# -- component specs: every field type- and range-checked -----------------------
+# The CLI table's form; each case must fail before any training.
+def _noise_not_a_number(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--noise", "gaussian:abc"],
+        "The gaussian corruption's sigma must be a finite number. Got 'abc' instead.",
+    )
+
+
+def _masking_not_a_number(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--noise", "masking:abc"],
+        "The masking corruption's fraction must be a finite number. Got 'abc'",
+    )
+
+
+def _salt_pepper_not_a_number(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--noise", "salt_pepper:abc"],
+        "The salt_pepper corruption's fraction must be a finite number. Got 'abc'",
+    )
+
+
+def _blur_not_a_number(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--noise", "blur:abc"],
+        "The blur corruption's sigma must be a finite number. Got 'abc'",
+    )
+
+
+def _beta_not_a_number(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--latent", "variational:beta=abc"],
+        "The variational latent's beta must be a finite number. Got 'abc'",
+    )
+
+
+def _free_bits_not_a_number(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o"]
+        + ["--latent", "variational:free_bits=abc"],
+        "The variational latent's free_bits must be a finite number. Got 'abc'",
+    )
+
+
+def _beta_negative(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--latent", "variational:beta=-1"],
+        "The variational latent's beta must be >= 0. Got -1 instead.",
+    )
+
+
+def _noise_colon_without_value(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--noise", "gaussian:"],
+        "The corruption 'gaussian:' has an empty value",
+    )
+
+
+SPEC_CASES = [
+    _noise_not_a_number,
+    _masking_not_a_number,
+    _salt_pepper_not_a_number,
+    _blur_not_a_number,
+    _beta_not_a_number,
+    _free_bits_not_a_number,
+    _beta_negative,
+    _noise_colon_without_value,
+]
+
+
+@pytest.mark.parametrize("case", SPEC_CASES, ids=lambda f: f.__name__.strip("_"))
+def test_cli_bad_spec_value_one_line_exit_2(case, tmp_path, run_dir):
+    test_cli_bad_input_one_line_exit_2(case, tmp_path, run_dir)
+
+
+def _wrong_type(annotation: str):
+    """A value that the annotation ``annotation`` (a string) does not allow."""
+    if "tuple" in annotation:
+        return 1.5 if "str" in annotation else "abc"
+    return (1,) if "str" in annotation else "abc"
+
+
+def test_every_field_of_every_component_is_type_checked():
+    import aekit.model  # noqa: F401  (registers every component)
+    from aekit import registry
+
+    axes = [
+        registry.ARCHITECTURES,
+        registry.LATENTS,
+        registry.REGULARIZERS,
+        registry.CORRUPTIONS,
+        registry.LIKELIHOODS,
+    ]
+    n = 0
+    for axis in axes:
+        for kind in axis.names():
+            for field in dataclasses.fields(axis.get(kind).Config):
+                bad = _wrong_type(str(field.type))
+                with pytest.raises(ConfigError) as info:
+                    axis.config({"kind": kind, field.name: bad})
+                message = str(info.value)
+                assert message.startswith(
+                    f"The {kind} {axis.axis}'s {field.name} must be "
+                ), message
+                assert message.endswith(f"Got {bad!r} instead."), message
+                n += 1
+    assert n > 50, n
+
+
+def test_python_component_configs_are_checked_at_construction():
+    from aekit.corruption import GaussianNoise
+
+    with pytest.raises(ConfigError, match="gaussian corruption's sigma .* 'abc'"):
+        GaussianNoise(GaussianNoise.Config(sigma="abc"))
+
+
+@pytest.mark.parametrize(
+    "spec,match",
+    [
+        ("gaussian:", "has an empty value"),
+        ("gaussian:0.3,", "has an empty value"),
+        ("gaussian:sigma=", "has an empty value"),
+        ("gaussian:clip=true,0.3", "a value without a name after a named one"),
+        ("gaussian:0.3,sigma=0.5", "gives sigma twice"),
+        (
+            "gaussian:nan",
+            "gaussian corruption's sigma must be a finite number. Got nan",
+        ),
+        ("gaussian:-1", "gaussian corruption's sigma must be >= 0. Got -1"),
+        ("masking:1", "masking corruption's fraction must be in \\[0, 1\\). Got 1"),
+        (
+            "salt_pepper:0.1,salt=2",
+            "salt_pepper corruption's salt must be in \\[0, 1\\]",
+        ),
+        (
+            "blur:1,sigma_min=2",
+            "blur corruption's sigma_min must be None or in \\[0, sigma=1\\]",
+        ),
+        ("blocks:-1", "blocks corruption's n_blocks must be an int >= 0. Got -1"),
+        ("blocks:1.5", "blocks corruption's n_blocks must be an int. Got 1.5"),
+    ],
+)
+def test_corruption_spec_errors_name_the_field(spec, match):
+    from aekit.corruption import corrupt
+
+    with pytest.raises(ConfigError, match=match):
+        corrupt(np.zeros((2, 16), np.float32), spec)
+
+
+def test_a_colon_less_spec_keeps_the_defaults():
+    from aekit.registry import CORRUPTIONS
+
+    assert CORRUPTIONS.parse("gaussian") == {"kind": "gaussian"}

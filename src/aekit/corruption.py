@@ -37,7 +37,7 @@ class GaussianNoise(Component):
     def __init__(self, config: Config):
         super().__init__(config)
         if config.sigma < 0:
-            raise ConfigError(f"sigma must be >= 0. Got {config.sigma!r}.")
+            raise self.invalid("sigma", ">= 0")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.sigma == 0:
@@ -58,7 +58,7 @@ class Masking(Component):
     def __init__(self, config: Config):
         super().__init__(config)
         if not 0 <= config.fraction < 1:
-            raise ConfigError(f"fraction must be in [0, 1). Got {config.fraction!r}.")
+            raise self.invalid("fraction", "in [0, 1)")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.fraction == 0:
@@ -87,9 +87,9 @@ class SaltPepper(Component):
     def __init__(self, config: Config):
         super().__init__(config)
         if not 0 <= config.fraction <= 1:
-            raise ConfigError(f"fraction must be in [0, 1]. Got {config.fraction!r}.")
+            raise self.invalid("fraction", "in [0, 1]")
         if not 0 <= config.salt <= 1:
-            raise ConfigError(f"salt must be in [0, 1]. Got {config.salt!r}.")
+            raise self.invalid("salt", "in [0, 1]")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.config.fraction == 0:
@@ -100,7 +100,7 @@ class SaltPepper(Component):
         return torch.where(hit, values, x)
 
 
-def _parse_image_shape(value) -> tuple[int, int, int] | None:
+def _parse_image_shape(value, kind: str) -> tuple[int, int, int] | None:
     """``(C, H, W)`` from ``None``, ``(H, W)``, ``(C, H, W)``, "28x28", "3x32x32"."""
     if value is None:
         return None
@@ -113,8 +113,8 @@ def _parse_image_shape(value) -> tuple[int, int, int] | None:
         shape = ()
     if len(shape) not in (2, 3) or min(shape) < 1:
         raise ConfigError(
-            "image_shape is HxW or CxHxW, such as '28x28' or '3x32x32'. "
-            f"Got {value!r} instead."
+            f"The {kind} corruption's image_shape is HxW or CxHxW, such as '28x28' "
+            f"or '3x32x32'. Got {value!r} instead."
         )
     return shape if len(shape) == 3 else (1, *shape)
 
@@ -124,7 +124,7 @@ class _ImageCorruption(Component):
 
     def image_shape(self, sample_shape: tuple[int, ...]) -> tuple[int, int, int]:
         """The ``(C, H, W)`` each sample of shape ``sample_shape`` is seen as."""
-        shape = _parse_image_shape(self.config.image_shape)
+        shape = _parse_image_shape(self.config.image_shape, self.kind)
         if shape is None:
             if len(sample_shape) == 3:
                 return tuple(sample_shape)
@@ -170,14 +170,12 @@ class GaussianBlur(_ImageCorruption):
 
     def __init__(self, config: Config):
         super().__init__(config)
-        if not config.sigma >= 0:
-            raise ConfigError(f"sigma must be >= 0. Got {config.sigma!r}.")
+        if config.sigma < 0:
+            raise self.invalid("sigma", ">= 0")
         lo = config.sigma_min
         if lo is not None and not 0 <= lo <= config.sigma:
-            raise ConfigError(
-                f"sigma_min must be in [0, sigma={config.sigma}]. Got {lo!r}."
-            )
-        _parse_image_shape(config.image_shape)
+            raise self.invalid("sigma_min", f"None or in [0, sigma={config.sigma}]")
+        _parse_image_shape(config.image_shape, self.kind)
 
     def is_identity(self) -> bool:
         return self.config.sigma == 0
@@ -223,15 +221,15 @@ class MissingBlocks(_ImageCorruption):
 
     def __init__(self, config: Config):
         super().__init__(config)
-        if not isinstance(config.n_blocks, int) or config.n_blocks < 0:
-            raise ConfigError(f"n_blocks must be an int >= 0. Got {config.n_blocks!r}.")
+        if config.n_blocks < 0:
+            raise self.invalid("n_blocks", "an int >= 0")
         if not 0 < config.min_size <= config.max_size <= 1:
             raise ConfigError(
-                "Block sizes need 0 < min_size <= max_size <= 1 (shares of the image "
-                f"side). Got min_size={config.min_size!r}, max_size="
-                f"{config.max_size!r}."
+                "The blocks corruption's sizes need 0 < min_size <= max_size <= 1 "
+                f"(shares of the image side). Got min_size={config.min_size!r}, "
+                f"max_size={config.max_size!r}."
             )
-        _parse_image_shape(config.image_shape)
+        _parse_image_shape(config.image_shape, self.kind)
 
     def is_identity(self) -> bool:
         return self.config.n_blocks == 0

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import math
+import types
+import typing
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -22,10 +26,13 @@ class Component(nn.Module):
     """A torch module described by a frozen dataclass ``Config``.
 
     Subclasses define ``Config`` and build themselves from it; ``to_dict`` and
-    the registry's ``build`` round-trip a component through JSON.
+    the registry's ``build`` round-trip a component through JSON. Every field's
+    value is checked against its declared type here, so a subclass checks
+    ranges only, and says so with :meth:`invalid`.
     """
 
     kind: ClassVar[str] = ""
+    axis: ClassVar[str] = ""
 
     @dataclasses.dataclass(frozen=True)
     class Config:
@@ -33,7 +40,12 @@ class Component(nn.Module):
 
     def __init__(self, config: Config):
         super().__init__()
+        check_fields(type(self), config)
         self.config = config
+
+    def invalid(self, name: str, allowed: str) -> ConfigError:
+        """The error for field ``name``, whose value is not ``allowed``."""
+        return field_error(type(self), name, getattr(self.config, name), allowed)
 
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, **_jsonable(dataclasses.asdict(self.config))}
@@ -70,20 +82,88 @@ def _literal(text: str):
     return text
 
 
-def make_config(cls: type, fields: dict[str, Any], *, what: str):
-    """Build ``cls`` (a dataclass) from ``fields``, rejecting unknown names."""
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(fields) - set(known))
+def field_error(cls: type[Component], name: str, value, allowed: str) -> ConfigError:
+    """The one-line error for a field's value, such as: The gaussian
+    corruption's sigma must be >= 0. Got -1 instead."""
+    return ConfigError(
+        f"The {cls.kind} {cls.axis}'s {name} must be {allowed}. Got {value!r} instead."
+    )
+
+
+@functools.cache
+def _field_types(config_cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(config_cls)
+
+
+def _allows(hint, value) -> bool:
+    """Whether ``value`` is of the declared type ``hint``."""
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:  # Python's own: a numpy int would not survive json.dumps
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        # No field has a use for NaN or infinity, which a range check such as
+        # "x < 0" lets through.
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return False
+        return isinstance(value, int) or math.isfinite(value)
+    if hint is str:
+        return isinstance(value, str)
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        return any(_allows(h, value) for h in args)
+    if typing.get_origin(hint) is tuple and args[1:] == (Ellipsis,):
+        return isinstance(value, tuple) and all(_allows(args[0], v) for v in value)
+    return True  # a type this check does not know: the component checks it
+
+
+def _describe(hint) -> str:
+    """What a value of type ``hint`` looks like, for an error message."""
+    names = {
+        type(None): "None",
+        bool: "True or False",
+        int: "an int",
+        float: "a finite number",
+        str: "a string",
+    }
+    if hint in names:
+        return names[hint]
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (types.UnionType, typing.Union):
+        parts = [_describe(h) for h in args]
+        return ", ".join(parts[:-1]) + " or " + parts[-1]
+    if typing.get_origin(hint) is tuple and args[1:] == (Ellipsis,):
+        return f"a tuple of {_describe(args[0]).split(' ', 1)[-1]}s"
+    return str(hint)
+
+
+def check_fields(cls: type[Component], config) -> None:
+    """Raise a ConfigError on the first field whose value is not of its type."""
+    for name, hint in _field_types(type(config)).items():
+        value = getattr(config, name)
+        if not _allows(hint, value):
+            raise field_error(cls, name, value, _describe(hint))
+
+
+def make_config(cls: type[Component], fields: dict[str, Any]):
+    """Build ``cls.Config`` from ``fields``, rejecting unknown names and values
+    of the wrong type."""
+    known = {f.name for f in dataclasses.fields(cls.Config)}
+    unknown = sorted(set(fields) - known)
     if unknown:
         raise ConfigError(
-            f"{what} has no option {unknown[0]!r}; its options are "
+            f"{cls.axis} {cls.kind!r} has no option {unknown[0]!r}; its options are "
             f"{', '.join(sorted(known)) or '(none)'}."
         )
     converted = {}
     for name, value in fields.items():
         # JSON gives lists where the dataclass keeps tuples.
         converted[name] = tuple(value) if isinstance(value, list) else value
-    return cls(**converted)
+    config = cls.Config(**converted)
+    check_fields(cls, config)
+    return config
 
 
 class Registry:
@@ -97,7 +177,7 @@ class Registry:
         def decorator(cls: type[Component]) -> type[Component]:
             if name in self._entries:
                 raise RuntimeError(f"{self.axis} {name!r} is registered twice")
-            cls.kind = name
+            cls.kind, cls.axis = name, self.axis
             self._entries[name] = cls
             return cls
 
@@ -123,32 +203,54 @@ class Registry:
         if "kind" not in spec:
             raise ConfigError(f"A {self.axis} specification needs a 'kind'.")
         cls = self.get(spec.pop("kind"))
-        return cls, make_config(cls.Config, spec, what=f"{self.axis} {cls.kind!r}")
+        return cls, make_config(cls, spec)
 
     def parse(self, value: str | dict[str, Any]) -> dict[str, Any]:
         """A spec from the short form users type.
 
-        ``"gaussian"``, ``"gaussian:0.3"`` (fields in declaration order) or
-        ``"gaussian:sigma=0.3,clip=true"``; a dict passes through.
+        ``"gaussian"`` (all defaults), ``"gaussian:0.3"`` (fields in declaration
+        order) or ``"gaussian:sigma=0.3,clip=true"``; a dict passes through. A
+        colon with nothing after it, an empty value, a value after a named one
+        and a field given twice are errors, not defaults.
         """
         if isinstance(value, dict):
             spec = dict(value)
         elif isinstance(value, str):
-            kind, _, rest = value.partition(":")
+            kind, colon, rest = value.partition(":")
             spec = {"kind": kind.strip()}
             cls = self.get(spec["kind"])
             names = [f.name for f in dataclasses.fields(cls.Config)]
-            for i, part in enumerate(p for p in rest.split(",") if p.strip()):
-                if "=" in part:
-                    key, _, text = part.partition("=")
-                    spec[key.strip().replace("-", "_")] = _literal(text)
-                elif i < len(names):
-                    spec[names[i]] = _literal(part)
-                else:
+            example = f"'{cls.kind}:{names[0]}=...'" if names else repr(cls.kind)
+            named = False
+            for i, part in enumerate(rest.split(",") if colon else []):
+                key, equals, text = part.partition("=")
+                if not equals:
+                    key, text = "", part
+                key = key.strip().replace("-", "_")
+                if not text.strip():
                     raise ConfigError(
-                        f"{self.axis} {value!r} has more values than {cls.kind!r} "
-                        f"has options ({', '.join(names)})."
+                        f"The {self.axis} {value!r} has an empty value: give one "
+                        f"after each ':', ',' and '=', such as {example}, or write "
+                        f"{cls.kind!r} alone for the defaults."
                     )
+                if not equals:
+                    if named:
+                        raise ConfigError(
+                            f"The {self.axis} {value!r} has a value without a name "
+                            f"after a named one; name it, such as {example}."
+                        )
+                    if i >= len(names):
+                        raise ConfigError(
+                            f"The {self.axis} {value!r} has more values than "
+                            f"{cls.kind!r} has options ({', '.join(names)})."
+                        )
+                    key = names[i]
+                named = named or bool(equals)
+                if key in spec:
+                    raise ConfigError(
+                        f"The {self.axis} {value!r} gives {key} twice; give it once."
+                    )
+                spec[key] = _literal(text)
         else:
             raise ConfigError(
                 f"A {self.axis} is given as a name such as 'gaussian:0.3' or a dict. "

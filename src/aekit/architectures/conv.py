@@ -179,33 +179,19 @@ class Conv(Component):
             self._grid if cfg.spatial_code else (math.prod(self._grid),)
         )
 
-    @staticmethod
-    def _check(cfg: Config, input_shape) -> None:
-        chans = cfg.channels
-        if (
-            not isinstance(chans, tuple)
-            or not chans
-            or not all(isinstance(c, int) and c >= 1 for c in chans)
-        ):
-            raise ConfigError(
-                "channels must be a non-empty sequence of positive integers such as "
-                f"(32, 64, 128). Got {chans!r}."
+    def _check(self, cfg: Config, input_shape) -> None:
+        if not cfg.channels or min(cfg.channels) < 1:
+            raise self.invalid(
+                "channels", "a non-empty tuple of ints >= 1, such as (32, 64, 128)"
             )
-        k = cfg.kernel_size
-        if not isinstance(k, int) or k < 1 or k % 2 == 0:
-            raise ConfigError(f"kernel_size must be an odd positive int. Got {k!r}.")
-        if not isinstance(cfg.blocks, int) or cfg.blocks < 0:
-            raise ConfigError(f"blocks must be an int >= 0. Got {cfg.blocks!r}.")
-        if not isinstance(cfg.residual, bool):
-            raise ConfigError(f"residual must be True or False. Got {cfg.residual!r}.")
+        if cfg.kernel_size < 1 or cfg.kernel_size % 2 == 0:
+            raise self.invalid("kernel_size", "an odd int >= 1")
+        if cfg.blocks < 0:
+            raise self.invalid("blocks", "an int >= 0")
         if cfg.norm not in NORMS:
-            raise ConfigError(
-                f"norm must be one of none, batch, group, instance. Got {cfg.norm!r}."
-            )
+            raise self.invalid("norm", "None, 'batch', 'group' or 'instance'")
         if cfg.upsample not in UPSAMPLES:
-            raise ConfigError(
-                f"upsample must be one of {', '.join(UPSAMPLES)}. Got {cfg.upsample!r}."
-            )
+            raise self.invalid("upsample", "'nearest', 'bilinear' or 'transposed'")
         make_activation(cfg.activation)
         if len(input_shape) not in (2, 3):
             raise ConfigError(

@@ -14,7 +14,6 @@ import math
 import torch
 from torch import nn
 
-from aekit.exceptions import ConfigError
 from aekit.layers import make_activation
 from aekit.registry import ARCHITECTURES, Component
 
@@ -74,20 +73,13 @@ class Dense(Component):
     def __init__(self, config: Config, *, input_shape: tuple[int, ...]):
         super().__init__(config)
         for name in ("hidden", "decoder_hidden"):
-            for w in getattr(config, name) or ():
-                if not isinstance(w, int) or w < 1:
-                    raise ConfigError(
-                        f"Layer widths must be positive integers. Got {w!r} in "
-                        f"{name}={getattr(config, name)!r}."
-                    )
+            if any(w < 1 for w in getattr(config, name) or ()):
+                raise self.invalid(name, "a tuple of ints >= 1 (layer widths)")
         if not 0 <= config.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1). Got {config.dropout!r}.")
+            raise self.invalid("dropout", "in [0, 1)")
         make_activation(config.activation)  # fail early on a typo
         if config.input_norm not in (None, "l2", "sqrt_sum"):
-            raise ConfigError(
-                "input_norm must be None, 'l2' or 'sqrt_sum'. Got "
-                f"{config.input_norm!r}."
-            )
+            raise self.invalid("input_norm", "None, 'l2' or 'sqrt_sum'")
         self.input_shape = tuple(input_shape)
         self.n_inputs = math.prod(self.input_shape)
         widths = [self.n_inputs, *config.hidden]

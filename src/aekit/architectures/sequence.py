@@ -355,18 +355,27 @@ class Sequence(Component):
         super().__init__(config)
         cfg = config
         if cfg.cell not in CELLS:
-            raise ConfigError(f"cell must be 'gru' or 'lstm'. Got {cfg.cell!r}.")
-        for name in ("hidden_size", "num_layers", "embedding_dim", "frame_features"):
-            value = getattr(cfg, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(
-                    f"The {name!r} parameter must be an int in the range [1, inf). "
-                    f"Got {value!r} instead."
-                )
-        if not isinstance(cfg.horizon, int) or cfg.horizon < 0:
-            raise ConfigError(f"horizon must be an int >= 0. Got {cfg.horizon!r}.")
+            raise self.invalid("cell", "'gru' or 'lstm'")
+        for name in (
+            "hidden_size",
+            "num_layers",
+            "embedding_dim",
+            "frame_features",
+            "frame_patch",
+        ):
+            if getattr(cfg, name) < 1:
+                raise self.invalid(name, "an int >= 1")
+        for name in ("horizon", "n_items", "ar_lags"):
+            if getattr(cfg, name) < 0:
+                raise self.invalid(name, "an int >= 0")
         if not 0 <= cfg.dropout < 1:
-            raise ConfigError(f"dropout must be in [0, 1). Got {cfg.dropout!r}.")
+            raise self.invalid("dropout", "in [0, 1)")
+        if cfg.frame_channels and min(cfg.frame_channels) < 1:
+            raise self.invalid("frame_channels", "a tuple of ints >= 1")
+        if cfg.frame_core not in FRAME_CORES:
+            raise self.invalid("frame_core", "'recurrent' or 'conv'")
+        if cfg.ssim_weight < 0:
+            raise self.invalid("ssim_weight", ">= 0")
         self.input_shape = tuple(int(s) for s in input_shape)
         if len(self.input_shape) == 1 and cfg.n_items > 0:
             self.mode, self.step_shape = "items", ()
@@ -374,14 +383,6 @@ class Sequence(Component):
             self.mode, self.step_shape = "values", self.input_shape[1:]
         elif len(self.input_shape) == 4 and cfg.n_items == 0:
             self.mode, self.step_shape = "frames", self.input_shape[1:]
-            if not isinstance(cfg.frame_patch, int) or cfg.frame_patch < 1:
-                raise ConfigError(
-                    f"frame_patch must be an int >= 1. Got {cfg.frame_patch!r}."
-                )
-            if cfg.frame_core not in FRAME_CORES:
-                raise ConfigError(
-                    f"frame_core must be 'recurrent' or 'conv'. Got {cfg.frame_core!r}."
-                )
             # The recurrent core halves the grid once per conv layer, the
             # conv core once in all.
             halvings = len(cfg.frame_channels) if cfg.frame_core == "recurrent" else 1
@@ -402,10 +403,6 @@ class Sequence(Component):
                 f"n_items > 0. Got samples of shape {self.input_shape} with "
                 f"n_items={cfg.n_items}."
             )
-        if isinstance(cfg.ssim_weight, bool) or not (
-            isinstance(cfg.ssim_weight, int | float) and cfg.ssim_weight >= 0
-        ):
-            raise ConfigError(f"ssim_weight must be >= 0. Got {cfg.ssim_weight!r}.")
         if cfg.ssim_weight and self.mode != "frames":
             raise ConfigError(
                 "ssim_weight scores predicted frames; this model's steps are "
@@ -442,8 +439,6 @@ class Sequence(Component):
         self.transition_weight = None
         self.autoregression = None
         if cfg.ar_lags:
-            if not isinstance(cfg.ar_lags, int) or cfg.ar_lags < 0:
-                raise ConfigError(f"ar_lags must be an int >= 0. Got {cfg.ar_lags!r}.")
             if self.mode != "values" or not cfg.horizon:
                 raise ConfigError(
                     "ar_lags needs windows of values and horizon > 0. Got "

@@ -12,7 +12,6 @@ import dataclasses
 import torch
 from torch import nn
 
-from aekit.exceptions import ConfigError
 from aekit.layers import make_activation
 from aekit.registry import LATENTS, Component
 
@@ -36,11 +35,8 @@ class Deterministic(Component):
 
     def __init__(self, config: Config, *, feature_shape: tuple[int, ...]):
         super().__init__(config)
-        if not isinstance(config.code_size, int) or config.code_size < 1:
-            raise ConfigError(
-                "The 'code_size' parameter must be an int in the range [1, inf). "
-                f"Got {config.code_size!r} instead."
-            )
+        if config.code_size < 1:
+            raise self.invalid("code_size", "an int >= 1")
         self.project = projection(feature_shape, config.code_size)
         self.activation = (
             make_activation(config.activation) if config.activation else nn.Identity()

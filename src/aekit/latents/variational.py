@@ -132,37 +132,27 @@ class Variational(Component):
 
     def __init__(self, config: Config, *, feature_shape: tuple[int, ...]):
         super().__init__(config)
-        if not isinstance(config.code_size, int) or config.code_size < 1:
-            raise ConfigError(
-                "The 'code_size' parameter must be an int in the range [1, inf). "
-                f"Got {config.code_size!r} instead."
-            )
-        if config.beta < 0 or config.free_bits < 0:
-            raise ConfigError("beta and free_bits must be >= 0.")
-        if not isinstance(config.iw_samples, int) or config.iw_samples < 1:
-            raise ConfigError(
-                f"iw_samples must be an int >= 1. Got {config.iw_samples!r} instead."
-            )
+        if config.code_size < 1:
+            raise self.invalid("code_size", "an int >= 1")
+        for name in ("beta", "free_bits"):
+            if getattr(config, name) < 0:
+                raise self.invalid(name, ">= 0")
+        if config.iw_samples < 1:
+            raise self.invalid("iw_samples", "an int >= 1")
+        if config.prior not in ("normal", "vamp"):
+            raise self.invalid("prior", "'normal' or 'vamp'")
+        if config.pseudo_inputs < 1:
+            raise self.invalid("pseudo_inputs", "an int >= 1")
         if config.iw_samples > 1 and config.free_bits > 0:
             raise ConfigError(
                 "free_bits applies to the ELBO's KL term, which the importance-"
                 "weighted bound (iw_samples > 1) does not have; set one of them."
             )
-        if config.prior not in ("normal", "vamp"):
+        if config.prior == "vamp" and config.free_bits > 0:
             raise ConfigError(
-                f"prior must be 'normal' or 'vamp'. Got {config.prior!r} instead."
+                "free_bits needs the KL per code dimension, which the VampPrior "
+                "does not have; use prior='normal' or free_bits=0."
             )
-        if config.prior == "vamp":
-            if not isinstance(config.pseudo_inputs, int) or config.pseudo_inputs < 1:
-                raise ConfigError(
-                    "pseudo_inputs must be an int >= 1. Got "
-                    f"{config.pseudo_inputs!r} instead."
-                )
-            if config.free_bits > 0:
-                raise ConfigError(
-                    "free_bits needs the KL per code dimension, which the VampPrior "
-                    "does not have; use prior='normal' or free_bits=0."
-                )
         self.project = projection(feature_shape, 2 * config.code_size)
         self.code_shape = (config.code_size, *feature_shape[1:])
         self.kl_weight = 1.0  # set by a warm-up schedule; multiplies beta

@@ -142,6 +142,8 @@ class Contractive(Component):
                 "The contractive 'n_projections' must be an int >= 1. Got "
                 f"{config.n_projections!r} instead."
             )
+        if config.exact_limit < 0:
+            raise self.invalid("exact_limit", "an int >= 0")
         self.code_units = math.prod(code_shape)
 
     @staticmethod

@@ -72,6 +72,8 @@ class L1Sparsity(Component):
     def __init__(self, config: Config, *, code_shape: tuple[int, ...]):
         super().__init__(config)
         _check_weight(config.weight, "l1")
+        if config.active_threshold < 0:
+            raise self.invalid("active_threshold", ">= 0")
 
     def forward(self, *, x, h, z, model) -> dict[str, torch.Tensor]:
         terms = {"sparsity": self.config.weight * z.flatten(1).abs().sum(1)}  # (B,)
@@ -102,6 +104,8 @@ class KLSparsity(Component):
                 "The 'target' of the kl sparsity regularizer is a mean activation "
                 f"in (0, 1), e.g. 0.05. Got {config.target!r} instead."
             )
+        if not 0 <= config.active_threshold < 1:
+            raise self.invalid("active_threshold", "in [0, 1) (the code is in (0, 1))")
 
     @staticmethod
     def _check_code(z: torch.Tensor, model) -> None:
@@ -150,6 +154,8 @@ class TopKSparsity(Component):
                 f"The 'k' of the topk regularizer must be an int in [1, {units}] "
                 f"(the code has {units} units). Got {config.k!r} instead."
             )
+        if config.active_threshold < 0:
+            raise self.invalid("active_threshold", ">= 0")
 
     def transform_code(self, z: torch.Tensor) -> torch.Tensor:
         flat = z.flatten(1)  # (B, units)
