@@ -766,3 +766,73 @@ def test_a_colon_less_spec_keeps_the_defaults():
     from aekit.registry import CORRUPTIONS
 
     assert CORRUPTIONS.parse("gaussian") == {"kind": "gaussian"}
+
+
+# -- estimator parameters: the type each __init__ declares ----------------------
+def _toml_guard_string(tmp, run):
+    (tmp / "c.toml").write_text('guard = "no"\n')  # a string: true to Python
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--config", tmp / "c.toml"],
+        "The 'guard' parameter of Autoencoder must be True or False. Got 'no'",
+    )
+
+
+def _toml_in_memory_string(tmp, run):
+    (tmp / "c.toml").write_text('in_memory = "yes"\n')  # streamed, as False was
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--config", tmp / "c.toml"],
+        "The 'in_memory' parameter of Autoencoder must be True, False or 'auto'",
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    [_toml_guard_string, _toml_in_memory_string],
+    ids=lambda f: f.__name__.strip("_"),
+)
+def test_cli_bad_param_type_one_line_exit_2(case, tmp_path, run_dir):
+    test_cli_bad_input_one_line_exit_2(case, tmp_path, run_dir)
+
+
+def test_every_plain_estimator_parameter_is_type_checked_in_fit():
+    import typing
+
+    import aekit.estimators  # noqa: F401  (registers every estimator)
+    from aekit.estimators.base import ESTIMATORS
+
+    n = 0
+    for cls in ESTIMATORS.values():
+        hints = typing.get_type_hints(cls.__init__)
+        for name in cls().get_params():
+            hint = str(hints.get(name, "tuple"))  # unannotated: checked in use
+            if "tuple" in hint:  # widths: checked where they are converted
+                continue
+            bad = _wrong_type(hint)
+            # The check comes first: fit fails before it looks at X.
+            with pytest.raises(ConfigError) as info:
+                cls(**{name: bad}).fit(None)
+            assert str(info.value).startswith(
+                f"The {name!r} parameter of {cls.__name__} must be "
+            ), str(info.value)
+            n += 1
+    assert n > 60, n
+
+
+def test_numpy_scalars_pass_the_parameter_check(digits64):
+    ae = Autoencoder(
+        **{**SMALL, "code_size": np.int64(3), "lr": np.float32(1e-3)},
+        batch_norm=np.bool_(False),
+    )
+    assert ae.fit(digits64).transform(digits64).shape == (200, 3)
+
+
+@pytest.mark.parametrize(
+    "params,match",
+    [
+        ({"decoder_hidden": ("a",)}, "'decoder_hidden' parameter must be a tuple"),
+        ({"architecture": "conv", "channels": ("a",)}, "'channels' parameter must"),
+    ],
+)
+def test_width_parameters_are_checked(digits64, params, match):
+    with pytest.raises(ConfigError, match=match):
+        Autoencoder(**{**SMALL, **params}).fit(load("digits"))

@@ -12,11 +12,13 @@ import dataclasses
 import difflib
 import functools
 import math
+import numbers
 import types
 import typing
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+import numpy as np
 from torch import nn
 
 from aekit.exceptions import ConfigError
@@ -95,31 +97,38 @@ def _field_types(config_cls: type) -> dict[str, Any]:
     return typing.get_type_hints(config_cls)
 
 
-def _allows(hint, value) -> bool:
-    """Whether ``value`` is of the declared type ``hint``."""
+def allows(hint, value, *, numpy: bool = False) -> bool:
+    """Whether ``value`` is of the declared type ``hint``: bool, int, float
+    (finite), str, None, dict, ``tuple[X, ...]`` or a union of them; any other
+    type allows everything (whoever uses the value checks it). ``numpy``: numpy's
+    scalars count as Python's, for values converted before use."""
     if hint is type(None):
         return value is None
     if hint is bool:
-        return isinstance(value, bool)
+        return isinstance(value, bool | np.bool_ if numpy else bool)
+    if hint in (int, float) and isinstance(value, bool | np.bool_):
+        return False  # True is an int to Python, never to a user
     if hint is int:  # Python's own: a numpy int would not survive json.dumps
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, numbers.Integral if numpy else int)
     if hint is float:
         # No field has a use for NaN or infinity, which a range check such as
         # "x < 0" lets through.
-        if isinstance(value, bool) or not isinstance(value, int | float):
+        if not isinstance(value, numbers.Real if numpy else int | float):
             return False
-        return isinstance(value, int) or math.isfinite(value)
-    if hint is str:
-        return isinstance(value, str)
+        return isinstance(value, numbers.Integral) or math.isfinite(value)
+    if hint in (str, dict):
+        return isinstance(value, hint)
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (types.UnionType, typing.Union):
-        return any(_allows(h, value) for h in args)
+        return any(allows(h, value, numpy=numpy) for h in args)
     if typing.get_origin(hint) is tuple and args[1:] == (Ellipsis,):
-        return isinstance(value, tuple) and all(_allows(args[0], v) for v in value)
-    return True  # a type this check does not know: the component checks it
+        return isinstance(value, tuple) and all(
+            allows(args[0], v, numpy=numpy) for v in value
+        )
+    return True
 
 
-def _describe(hint) -> str:
+def describe(hint) -> str:
     """What a value of type ``hint`` looks like, for an error message."""
     names = {
         type(None): "None",
@@ -127,15 +136,16 @@ def _describe(hint) -> str:
         int: "an int",
         float: "a finite number",
         str: "a string",
+        dict: "a dict",
     }
     if hint in names:
         return names[hint]
     args = typing.get_args(hint)
     if typing.get_origin(hint) in (types.UnionType, typing.Union):
-        parts = [_describe(h) for h in args]
+        parts = [describe(h) for h in args]
         return ", ".join(parts[:-1]) + " or " + parts[-1]
     if typing.get_origin(hint) is tuple and args[1:] == (Ellipsis,):
-        return f"a tuple of {_describe(args[0]).split(' ', 1)[-1]}s"
+        return f"a tuple of {describe(args[0]).split(' ', 1)[-1]}s"
     return str(hint)
 
 
@@ -143,8 +153,8 @@ def check_fields(cls: type[Component], config) -> None:
     """Raise a ConfigError on the first field whose value is not of its type."""
     for name, hint in _field_types(type(config)).items():
         value = getattr(config, name)
-        if not _allows(hint, value):
-            raise field_error(cls, name, value, _describe(hint))
+        if not allows(hint, value):
+            raise field_error(cls, name, value, describe(hint))
 
 
 def make_config(cls: type[Component], fields: dict[str, Any]):

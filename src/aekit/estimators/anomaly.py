@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator
 
 from aekit.data.readers import Dataset
 from aekit.estimators.autoencoder import Autoencoder
-from aekit.estimators.base import register_estimator
+from aekit.estimators.base import check_params, register_estimator
 from aekit.exceptions import ConfigError, ModelFileError, NotFittedError
 from aekit.registry import ARCHITECTURES
 from aekit.runs import read_run, write_run
@@ -230,6 +230,7 @@ class AnomalyDetector(BaseEstimator):
         return params
 
     def _check_params(self) -> None:
+        check_params(self)
         if self.target_fpr is None:
             c = self.contamination
             if not isinstance(c, float | int) or not 0 < c <= 0.5:

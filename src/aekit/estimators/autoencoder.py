@@ -20,7 +20,12 @@ from aekit.data.preprocessing import Scaler
 from aekit.data.readers import Dataset
 from aekit.data.sources import NpyFile, RowSource, fits_in_memory, whole_npy_file
 from aekit.data.validation import check_array, defers_finite_check
-from aekit.estimators.base import batched, register_estimator, seed_from
+from aekit.estimators.base import (
+    batched,
+    check_params,
+    register_estimator,
+    seed_from,
+)
 from aekit.estimators.generative import GenerativeMixin
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
 from aekit.losses import LOSS_ALIASES
@@ -321,14 +326,14 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         flat = {
             "hidden": tuple(int(h) for h in hidden),
             "decoder_hidden": (
-                tuple(int(h) for h in self.decoder_hidden)
+                _widths(self.decoder_hidden, "decoder_hidden")
                 if self.decoder_hidden is not None
                 else None
             ),
             "activation": self.activation,
             "dropout": float(self.dropout),
             "batch_norm": bool(self.batch_norm),
-            "channels": tuple(int(c) for c in self.channels),
+            "channels": _widths(self.channels, "channels"),
             "kernel_size": int(self.kernel_size),
             "norm": self.norm,
             "spatial_code": bool(self.spatial_code),
@@ -476,6 +481,12 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             Continue from ``checkpoint`` instead of starting fresh.
         """
         t0 = time.perf_counter()
+        check_params(self)
+        if self.in_memory not in (True, False, "auto"):
+            raise ConfigError(
+                "The 'in_memory' parameter of Autoencoder must be True, False or "
+                f"'auto'. Got {self.in_memory!r} instead."
+            )
         source, file = None, None
         if _is_source(X):
             # A sampler (e.g. aekit.images.PatchSource) trains on fresh draws;

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable
 
 import numpy as np
 import torch
+
+from aekit.exceptions import ConfigError
+from aekit.registry import allows, describe
 
 ESTIMATORS: dict[str, type] = {}
 
@@ -34,8 +39,6 @@ def estimator_for_model(name: str) -> type:
     """The estimator class that a model name (e.g. "multvae") belongs to."""
     import difflib
 
-    from aekit.exceptions import ConfigError
-
     if name not in MODELS:
         close = difflib.get_close_matches(str(name), MODELS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -43,6 +46,30 @@ def estimator_for_model(name: str) -> type:
             f"Unknown model {name!r}.{hint} Choose one of: {', '.join(sorted(MODELS))}."
         )
     return MODELS[name]
+
+
+def check_params(estimator) -> None:
+    """Raise a ConfigError on a parameter whose value is not of the type its
+    ``__init__`` declares, such as ``guard="no"`` from a TOML file (a string is
+    true). Parameters declared as bool, int, float, str, None, dict or unions of
+    them are checked here; the rest (layer widths, seeds) where they are used.
+    numpy's scalars count as Python's, as ``GridSearchCV`` grids give them."""
+    hints = typing.get_type_hints(type(estimator).__init__)
+    for name, value in estimator.get_params(deep=False).items():
+        hint = hints.get(name)
+        if hint is None or not _plain(hint):
+            continue
+        if not allows(hint, value, numpy=True):
+            raise ConfigError(
+                f"The {name!r} parameter of {type(estimator).__name__} must be "
+                f"{describe(hint)}. Got {value!r} instead."
+            )
+
+
+def _plain(hint) -> bool:
+    """Whether ``hint`` is one of the types :func:`check_params` checks."""
+    members = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    return all(m in (bool, int, float, str, dict, type(None)) for m in members)
 
 
 def seed_from(random_state) -> int:

@@ -54,7 +54,13 @@ from aekit.data.interactions import (
     split_rows,
     to_interactions,
 )
-from aekit.estimators.base import register_estimator, register_model, seed_from
+from aekit.estimators.autoencoder import _widths
+from aekit.estimators.base import (
+    check_params,
+    register_estimator,
+    register_model,
+    seed_from,
+)
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
 from aekit.io import atomic_write_json
 from aekit.model import AutoencoderModule
@@ -250,10 +256,7 @@ class Recommender(BaseEstimator):
                 f"The 'dropout' parameter must be in [0, 1). Got {self.dropout!r}."
             )
         vae = self.model == "multvae"
-        hidden = self.hidden
-        if hidden is None:
-            hidden = ()
-        hidden = (hidden,) if isinstance(hidden, int) else tuple(int(h) for h in hidden)
+        hidden = () if self.hidden is None else _widths(self.hidden, "hidden")
         if vae:
             latent = {
                 "kind": "variational",
@@ -366,6 +369,7 @@ class Recommender(BaseEstimator):
         checkpoint, resume : see :meth:`aekit.Autoencoder.fit`.
         """
         t0, c0 = time.perf_counter(), time.process_time()
+        check_params(self)
         columns = {"user_col": user_col, "item_col": item_col}
         columns["rating_col"] = rating_col
         data = self._interactions(X, columns)

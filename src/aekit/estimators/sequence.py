@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from aekit.estimators.autoencoder import _read_history
-from aekit.estimators.base import register_estimator, seed_from
+from aekit.estimators.autoencoder import _read_history, _widths
+from aekit.estimators.base import check_params, register_estimator, seed_from
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
 from aekit.metrics import error_summary, hit_rate_ndcg
 from aekit.model import AutoencoderModule
@@ -477,7 +477,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
                 "embedding_dim": int(self.embedding_dim),
                 "item_transitions": bool(self.item_transitions),
                 "ar_lags": int(self.ar_lags),
-                "frame_channels": tuple(int(c) for c in self.frame_channels),
+                "frame_channels": _widths(self.frame_channels, "frame_channels"),
                 "frame_features": int(self.frame_features),
                 "frame_core": self.frame_core,
                 "ssim_weight": self.ssim_weight,
@@ -503,6 +503,7 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
             A resumable checkpoint written after every epoch.
         """
         t0 = time.perf_counter()
+        check_params(self)
         for name in ("module_", "mean_", "scale_", "transition_weight_"):
             self.__dict__.pop(name, None)
         X = self._validate(X, fit=True)
