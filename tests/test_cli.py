@@ -267,3 +267,78 @@ def test_nan_in_a_later_chunk_is_one_line_naming_the_row(run, fitted, tmp_path):
     assert "X (rows 1,024 to 2,999) contains NaN" in r.stderr, r.stderr
     assert "(1 NaN, 0 inf) at row 2500 at (0, 3, 4);" in r.stderr, r.stderr
     assert not (tmp_path / "z.npy").exists() and _temps(tmp_path) == []
+
+
+# -- outputs never replace inputs, failed fits leave --out as it was ----------------
+def _files(folder):
+    """Every file under ``folder``: its bytes, mode and modification time."""
+    return {
+        p.relative_to(folder): (p.read_bytes(), p.stat().st_mode, p.stat().st_mtime_ns)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    """Data that the digits model in ``fitted`` reads: an array, its codes, a
+    folder of 8x8 PNGs, a mask and a symlink to the array."""
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.uniform(0, 16, (10, 1, 8, 8)).astype(np.float32))
+    np.save(tmp_path / "z.npy", rng.normal(size=(10, 4)).astype(np.float32))
+    (tmp_path / "imgs").mkdir()
+    for i in range(3):
+        pixels = rng.integers(0, 256, (8, 8), dtype=np.uint8)
+        Image.fromarray(pixels).save(tmp_path / "imgs" / f"a{i}.png")
+    Image.fromarray(np.eye(8, dtype=np.uint8) * 255).save(tmp_path / "mask.png")
+    (tmp_path / "link.npy").symlink_to("x.npy")
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (("encode", "x.npy", "--out", "x.npy"), "--out is the input file (x.npy)"),
+        (("encode", "x.npy", "--out", "link.npy"), "--out is the input file"),
+        (("reconstruct", "x.npy", "--out", "no/../x.npy"), "--out is the input file"),
+        (("decode", "z.npy", "--out", "z.npy"), "--out is the input file"),
+        (("denoise", "x.npy", "--out", "./x.npy"), "--out is the input file"),
+        (("denoise", "imgs", "--out", "imgs/"), "--out is the input folder (imgs)"),
+        (("denoise", "imgs", "--out", "imgs/clean"), "inside the input folder"),
+        (("deblur", "imgs/a0.png", "--out", "imgs"), "--out is the input file"),
+        (("deblur", "imgs/a1.png", "--out", "imgs/a1.png"), "--out is the input file"),
+        (
+            ("inpaint", "imgs/a1.png", "--mask", "mask.png", "--out", "mask.png"),
+            "--out is the input file (mask.png)",
+        ),
+    ],
+)
+def test_out_that_is_an_input_is_refused(
+    run, fitted, inputs, args, message, monkeypatch
+):
+    monkeypatch.chdir(inputs)
+    before = _files(inputs)
+    r = run(args[0], fitted, *args[1:])
+    assert r.exit_code == 2, r.output
+    assert message in r.stderr and "choose another path" in r.stderr, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert _files(inputs) == before
+
+
+def test_out_beside_the_inputs_is_allowed(run, fitted, inputs, monkeypatch):
+    monkeypatch.chdir(inputs)
+    # An array inside an image folder is not read as one of its images.
+    r = run("denoise", fitted, "imgs", "--out", "imgs/clean.npy")
+    assert r.exit_code == 0, r.output
+    assert np.load("imgs/clean.npy").shape == (3, 1, 8, 8)
+    r = run("denoise", fitted, "imgs", "--out", "clean")
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in (inputs / "clean").iterdir()) == [
+        "a0.png",
+        "a1.png",
+        "a2.png",
+    ]
+    r = run("encode", fitted, "link.npy", "--out", "z.npy")
+    assert r.exit_code == 0 and np.load("z.npy").shape == (10, 4)

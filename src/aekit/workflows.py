@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,63 @@ CHUNK_BYTES = 8 * 2**20
 CHUNK_ROWS = 65_536
 FIRST_CHUNK_ROWS = 1_024  # until the first output says how wide a row is
 GUARDED = ("transform", "reconstruct")  # the methods the data guard watches
+# Outputs that may go inside an input folder: a folder of images reads none.
+ARRAY_SUFFIXES = (".npy", ".csv", ".tsv")
+
+
+def check_out(out: str | os.PathLike, *inputs: str | os.PathLike | None) -> None:
+    """Refuse an output path that would overwrite an input or be read as one.
+
+    ``out`` must not be any of ``inputs`` (through symlinks, relative paths and
+    hard links), nor lie inside an input folder, where its images would be read
+    as input (and could replace input files before they are read), unless it is
+    an array file (``ARRAY_SUFFIXES``). Inputs that do not exist (a built-in
+    data set such as ``digits``) are skipped. Call it before reading anything.
+
+    Raises
+    ------
+    ConfigError
+        Naming the input, for the CLI's one line.
+    """
+    out = Path(out)
+    for inp in inputs:
+        if inp is None or not Path(inp).exists():
+            continue
+        inp = Path(inp)
+        kind = "folder" if inp.is_dir() else "file"
+        if _same_file(out, inp):
+            raise ConfigError(
+                f"--out is the input {kind} ({inp}); choose another path."
+            )
+        if (
+            kind == "folder"
+            and out.suffix.lower() not in ARRAY_SUFFIXES
+            and out.resolve().is_relative_to(inp.resolve())
+        ):
+            raise ConfigError(
+                f"--out ({out}) is inside the input folder ({inp}), where it would "
+                "be read as input; choose another path."
+            )
+
+
+def check_image_out(
+    out: str | os.PathLike, inp: str | os.PathLike, *others: str | os.PathLike | None
+) -> None:
+    """:func:`check_out` for commands that write an image per input image: also
+    the file each input image goes to (into ``out`` when it is a folder)."""
+    from aekit.images import output_paths
+
+    check_out(out, inp, *others)
+    if Path(inp).is_file():
+        for src, dst in output_paths(inp, out):
+            check_out(dst, src, *others)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)  # hard links too
+    except OSError:  # one does not exist (yet), e.g. "folder/missing/.."
+        return a.resolve() == b.resolve()
 
 
 def evaluate(model, data: Dataset | np.ndarray) -> dict[str, Any]:

@@ -20,7 +20,9 @@ def deblur_command(run_dir, input_path, out, overlap, self_ensemble):
     """Deblur INPUT (an image file or a folder); write to --out in its bit depth."""
     import aekit
     from aekit.images import restore_files
+    from aekit.workflows import check_image_out
 
+    check_image_out(out, input_path)
     model = aekit.load(run_dir)
     corruption = model.module_.corruption
     if corruption is None or corruption.kind != "blur":

@@ -77,7 +77,12 @@ def denoise_command(run_dir, data, out, key, image_size, overlap, self_ensemble)
     from aekit.denoising import denoise_data
     from aekit.exceptions import ConfigError
     from aekit.images import restore_files
+    from aekit.workflows import check_image_out, check_out
 
+    if _is_images(data):
+        check_image_out(out, data)
+    else:
+        check_out(out, data)
     if self_ensemble and (image_size is not None or not _is_images(data)):
         raise ConfigError(
             "--self-ensemble restores image files and folders whole; drop it "

@@ -72,8 +72,9 @@ def _io_options(f):
 @_no_guard
 def encode_command(run_dir, data, out, key, image_size, strict, nan_policy, no_guard):
     """Encode DATA with the model in RUN_DIR; write the codes to --out."""
-    from aekit.workflows import apply_to_file
+    from aekit.workflows import apply_to_file, check_out
 
+    check_out(out, data)
     ds = _data(data, key, image_size, strict, nan_policy)
     shape = apply_to_file(_model(run_dir, not no_guard), "transform", ds.X, out)
     click.echo(f"Wrote codes of shape {shape} to {out}")
@@ -85,8 +86,9 @@ def encode_command(run_dir, data, out, key, image_size, strict, nan_policy, no_g
 @_io_options
 def decode_command(run_dir, codes, out, key, image_size, strict, nan_policy):
     """Decode CODES (.npy, .csv) with the model in RUN_DIR; write data to --out."""
-    from aekit.workflows import apply_to_file
+    from aekit.workflows import apply_to_file, check_out
 
+    check_out(out, codes)
     model = _model(run_dir)
     Z = _data(codes, key, image_size, strict, nan_policy).X
     shape = apply_to_file(model, "inverse_transform", Z, out)
@@ -102,8 +104,9 @@ def reconstruct_command(
     run_dir, data, out, key, image_size, strict, nan_policy, no_guard
 ):
     """Encode then decode DATA; write the reconstruction to --out."""
-    from aekit.workflows import apply_to_file
+    from aekit.workflows import apply_to_file, check_out
 
+    check_out(out, data)
     ds = _data(data, key, image_size, strict, nan_policy)
     shape = apply_to_file(_model(run_dir, not no_guard), "reconstruct", ds.X, out)
     click.echo(f"Wrote reconstructions of shape {shape} to {out}")

@@ -27,7 +27,9 @@ def inpaint_command(run_dir, input_path, mask, out, iterations, overlap, self_en
     """Fill the masked pixels of INPUT (a file or folder); keep the others exactly."""
     import aekit
     from aekit.images import restore_files
+    from aekit.workflows import check_image_out
 
+    check_image_out(out, input_path, mask)
     model = aekit.load(run_dir)
     written = restore_files(
         model,
