@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -342,3 +343,31 @@ def test_out_beside_the_inputs_is_allowed(run, fitted, inputs, monkeypatch):
     ]
     r = run("encode", fitted, "link.npy", "--out", "z.npy")
     assert r.exit_code == 0 and np.load("z.npy").shape == (10, 4)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv"])
+def test_read_only_output_is_refused(run, fitted, tmp_path, suffix):
+    import stat
+
+    out = tmp_path / f"codes{suffix}"
+    out.write_bytes(b"keep me")
+    out.chmod(0o444)  # read-only even to root, who os.access lets write
+    r = run("encode", fitted, "digits", "--out", out)
+    assert r.exit_code == 2, r.output
+    assert "is read-only (mode 444)" in r.stderr and "chmod u+w" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert out.read_bytes() == b"keep me" and stat.S_IMODE(out.stat().st_mode) == 0o444
+    assert _temps(tmp_path) == []
+    out.chmod(0o644)
+    r = run("encode", fitted, "digits", "--out", out)
+    assert r.exit_code == 0 and out.read_bytes() != b"keep me", r.output
+
+
+def test_read_only_file_in_a_run_folder_stops_the_save(run, fitted):
+    before = _files(fitted)
+    (fitted / "summary.json").chmod(0o444)
+    r = run("fit", "digits", "--out", fitted, "--epochs", 1, "--no-report", "-q")
+    assert r.exit_code == 2 and "summary.json: it is read-only" in r.stderr, r.output
+    # No file of the run was replaced (the weights come first in the save).
+    for name in ("model.safetensors", "history.csv", "config.json"):
+        assert (fitted / name).read_bytes() == before[Path(name)][0], name

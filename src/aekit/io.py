@@ -1,7 +1,8 @@
 """Atomic file writes: a temp file in the same folder, fsync, then rename.
 
 A reader sees the old file or the new one, never half of one; a failed write
-(full disk, Ctrl-C) leaves the old file as it was.
+(full disk, Ctrl-C) leaves the old file as it was, and a read-only file (no
+write permission) is refused rather than replaced.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -25,7 +27,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Any], None], *, mode=
 
     An operating-system failure (full disk, file-size limit, permission) becomes
     a :class:`~aekit.exceptions.WriteError` naming the file; the previous
-    ``path`` is left as it was and the temp file is removed.
+    ``path`` is left as it was and the temp file is removed. So does an existing
+    ``path`` that is read-only (:func:`check_writable`).
     """
     with _replacing(Path(path)) as (fd, _):
         with os.fdopen(fd, mode) as fh:
@@ -42,6 +45,7 @@ def _replacing(path: Path):
     becomes a :class:`~aekit.exceptions.WriteError` naming ``path``."""
     tmp = None
     try:
+        check_writable(path)
         fd, tmp = _temp_beside(path)
         yield fd, tmp
         os.replace(tmp, path)
@@ -69,6 +73,7 @@ def atomic_write_rows(
     as in :func:`atomic_write`. Returns the shape written.
     """
     path = Path(path)
+    check_writable(path)  # before the first chunk is computed
     chunks = iter(chunks)
     first = next(chunks, None)  # before any file exists: it may fail
     if first is None:
@@ -109,6 +114,30 @@ def atomic_write_rows(
 
 
 TEMP_SUFFIX = ".tmp"
+WRITE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Refuse to replace an existing file that is read-only.
+
+    A rename ignores the permissions of the file it replaces, so a file made
+    read-only (``chmod a-w``) would be replaced silently. The mode is read as
+    well as :func:`os.access`, which allows root to write anything: a file with
+    no write bit is protected from root too.
+    """
+    try:
+        st = os.stat(path)
+    except OSError:
+        return  # none yet (or unreadable): the write itself reports
+    if not stat.S_ISREG(st.st_mode):
+        return
+    if st.st_mode & WRITE_BITS and os.access(path, os.W_OK):
+        return
+    raise WriteError(
+        f"Could not write {path}: it is read-only (mode "
+        f"{stat.S_IMODE(st.st_mode):o}). The previous file is intact; make it "
+        "writable (chmod u+w) or choose another path, and retry."
+    )
 
 
 def _temp_beside(path: Path) -> tuple[int, str]:
@@ -163,9 +192,11 @@ def atomic_write_many(files: dict[str | os.PathLike, bytes]) -> None:
 
     Every file is first written in full to a temp file beside it; only when
     all are on disk are they renamed over the old ones, in the given order
-    (renames need no new space). A full disk therefore fails before any old
-    file is replaced.
+    (renames need no new space). A full disk, or a read-only file among them,
+    therefore fails before any old file is replaced.
     """
+    for path in files:
+        check_writable(path)
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():
