@@ -345,6 +345,33 @@ def test_out_beside_the_inputs_is_allowed(run, fitted, inputs, monkeypatch):
     assert r.exit_code == 0 and np.load("z.npy").shape == (10, 4)
 
 
+def test_failed_fit_leaves_the_run_folder_as_it_was(run, fitted, tmp_path):
+    before = _files(fitted)
+    np.save(tmp_path / "w63.npy", np.zeros((10, 63), np.float32))
+    # The estimator checks epochs in fit, after fit.json would have been written.
+    r = run("fit", tmp_path / "w63.npy", "--out", fitted, "--epochs", 0)
+    assert r.exit_code == 2 and "'epochs' parameter" in r.stderr, r.output
+    assert _files(fitted) == before
+    r = run("fit", "digits", "--out", tmp_path / "new" / "run", "--epochs", 0)
+    assert r.exit_code == 2 and "'epochs' parameter" in r.stderr, r.output
+    assert not (tmp_path / "new").exists()
+
+
+def test_ctrl_c_before_an_epoch_leaves_a_finished_run_as_it_was(
+    run, fitted, monkeypatch
+):
+    from aekit.training import trainer as trainer_mod
+
+    def interrupted(self, *a, **kw):
+        raise KeyboardInterrupt
+
+    before = _files(fitted)
+    monkeypatch.setattr(trainer_mod.Trainer, "fit", interrupted)
+    r = run("fit", "digits", "--out", fitted, "--code-size", 2, "-q")
+    assert r.exit_code == 130 and "no epoch had completed" in r.stderr, r.output
+    assert _files(fitted) == before
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
 def test_read_only_output_is_refused(run, fitted, tmp_path, suffix):
     import stat

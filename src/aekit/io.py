@@ -11,6 +11,7 @@ import contextlib
 import errno
 import json
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterable
@@ -223,6 +224,42 @@ def atomic_write_many(files: dict[str | os.PathLike, bytes]) -> None:
                 os.unlink(tmp)
             except FileNotFoundError:
                 pass
+
+
+class KeptFile:
+    """A copy of ``path`` as it is now, to put back if a change fails.
+
+    The copy (bytes, mode and times) is a temp file beside ``path``, which
+    :func:`remove_stale_temps` clears if the process is killed. Where ``path``
+    does not exist, :meth:`restore` removes what was written there since.
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._copy = None
+        if self.path.is_file():
+            fd, tmp = _temp_beside(self.path)
+            os.close(fd)
+            try:
+                shutil.copy2(self.path, tmp)
+            except OSError as exc:
+                os.unlink(tmp)
+                raise _write_error(self.path, exc) from exc
+            self._copy = tmp
+
+    def restore(self) -> None:
+        """Put ``path`` back as it was (remove it if there was none)."""
+        if self._copy is None:
+            self.path.unlink(missing_ok=True)
+        else:
+            os.replace(self._copy, self.path)
+            self._copy = None
+
+    def discard(self) -> None:
+        """Keep ``path`` as it is now; remove the copy."""
+        if self._copy is not None:
+            Path(self._copy).unlink(missing_ok=True)
+            self._copy = None
 
 
 def atomic_write_bytes(path, data: bytes) -> None:

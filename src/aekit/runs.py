@@ -16,6 +16,7 @@ import hashlib
 import io
 import json
 import platform
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,18 @@ def write_run(
     files[path / "config.json"] = _json_bytes(config)
     atomic_write_many(files)
     return path
+
+
+def file_key(path: Path) -> tuple[int, int, int] | None:
+    """What tells a file apart from a rewrite of it (inode, modification time,
+    size; an atomic write makes a new inode), or None where there is none."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return None
+    if not stat.S_ISREG(st.st_mode):
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
 
 
 def _json_bytes(obj: Any) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import warnings
@@ -12,7 +13,8 @@ import click
 
 from aekit.cli.options import given, parse_image_size, parse_ints, read_toml
 from aekit.exceptions import ConfigError, WriteError
-from aekit.io import atomic_write_json, remove_stale_temps
+from aekit.io import KeptFile, atomic_write_json, remove_stale_temps
+from aekit.runs import file_key
 from aekit.training.distributed import is_main_process
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -299,7 +301,8 @@ def fit_run(
     and training draws ``patches`` random patches per epoch from it. A
     checkpoint is written after every epoch; an interruption (Ctrl-C, a kill, a
     full disk) leaves the last completed epoch's, which ``resume`` continues
-    from.
+    from. A fit that fails before it saves an epoch leaves ``out`` as it was
+    (and removes a folder it made).
     """
     from aekit.data import load
 
@@ -337,6 +340,7 @@ def fit_run(
     build = getattr(cls, "from_flat_params", cls)
     est = build(**{"random_state": 0, **params, "verbose": verbose})
     main = is_main_process()  # under torchrun, only rank 0 writes files
+    created = [p for p in (out, *out.parents) if not p.exists()]
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -361,7 +365,13 @@ def fit_run(
             stacklevel=2,
         )
         resume = False
-    if main:
+    if not main:
+        est.fit(ds, checkpoint=out / CHECKPOINT, resume=resume)
+        return est, ds
+    finished = (out / "config.json").is_file()
+    checkpoint_key = file_key(out / CHECKPOINT)
+    kept = KeptFile(out / FIT_STATE)
+    try:
         atomic_write_json(
             out / FIT_STATE,
             {
@@ -378,22 +388,36 @@ def fit_run(
                 },
             },
         )
-    t0 = time.perf_counter()
-    est.fit(ds, checkpoint=out / CHECKPOINT, resume=resume)
-    if not main:
-        return est, ds
-    est.save(
-        out,
-        extra_summary={
-            "data": {
-                "source": str(data),
-                "n": len(ds),
-                "sample_shape": list(getattr(ds, "sample_shape", ())),
-                "kind": getattr(ds, "kind", "interactions"),
+        t0 = time.perf_counter()
+        est.fit(ds, checkpoint=out / CHECKPOINT, resume=resume)
+        est.save(
+            out,
+            extra_summary={
+                "data": {
+                    "source": str(data),
+                    "n": len(ds),
+                    "sample_shape": list(getattr(ds, "sample_shape", ())),
+                    "kind": getattr(ds, "kind", "interactions"),
+                },
+                "wall_seconds": time.perf_counter() - t0,
             },
-            "wall_seconds": time.perf_counter() - t0,
-        },
-    )
+        )
+    except BaseException as exc:
+        # Options the estimator checks in fit, and data that fails there, end
+        # the fit before any epoch is saved: there is nothing to resume, so
+        # --out goes back as it was. A saved epoch is kept for --resume, and
+        # so is fit.json after Ctrl-C in a folder that held no finished run
+        # (--resume then starts over).
+        saved = file_key(out / CHECKPOINT) != checkpoint_key
+        resumable = saved or (isinstance(exc, KeyboardInterrupt) and not finished)
+        if not resumable:
+            kept.restore()
+            for folder in created:  # the folders this fit made, if empty again
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+        raise
+    finally:
+        kept.discard()
     (out / CHECKPOINT).unlink(missing_ok=True)
     return est, ds
 
