@@ -372,6 +372,29 @@ def test_ctrl_c_before_an_epoch_leaves_a_finished_run_as_it_was(
     assert _files(fitted) == before
 
 
+def test_fit_over_an_earlier_run_removes_its_files_only(run, fitted):
+    import shutil
+
+    # An anomaly detector's run holds its autoencoder's run in autoencoder/.
+    shutil.copytree(fitted, fitted.parent / "inner")
+    shutil.move(fitted.parent / "inner", fitted / "autoencoder")
+    (fitted / "report.html").write_text("the earlier model's report")
+    (fitted / "notes.txt").write_text("the user's")
+    r = run("fit", "digits", "--out", fitted, "--epochs", 1, "--no-report", "-q")
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in fitted.iterdir())
+    assert names == [
+        "config.json",
+        "fit.json",
+        "history.csv",
+        "model.safetensors",
+        "notes.txt",
+        "summary.json",
+    ]
+    assert (fitted / "notes.txt").read_text() == "the user's"
+    assert json.loads((fitted / "config.json").read_text())["params"]["epochs"] == 1
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
 def test_read_only_output_is_refused(run, fitted, tmp_path, suffix):
     import stat

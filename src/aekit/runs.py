@@ -6,11 +6,14 @@
 - ``summary.json``: final metrics and reconstruction-error statistics;
 - ``history.csv``: one row per epoch.
 
-Every file is written atomically.
+Every file is written atomically. A fit over an earlier run removes the files
+of that run it does not write again (:func:`run_files`, :func:`remove_stale`):
+only aekit's own, never a user's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -30,6 +33,20 @@ from aekit.io import atomic_write_many
 
 RUN_FORMAT = "aekit-run"
 FORMAT_VERSION = 1
+# What aekit writes in a run folder (the fit, its report, the demo's figure) and
+# in a sub-run folder (an AnomalyDetector's autoencoder/).
+RUN_FILES = (
+    "config.json",
+    "model.safetensors",
+    "summary.json",
+    "history.csv",
+    "ids.json",
+    "fit.json",
+    "checkpoint.safetensors",
+    "report.html",
+    "reconstructions.png",
+)
+SUB_RUNS = ("autoencoder",)
 
 
 def versions() -> dict[str, str]:
@@ -94,6 +111,40 @@ def file_key(path: Path) -> tuple[int, int, int] | None:
     if not stat.S_ISREG(st.st_mode):
         return None
     return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def run_files(path: str | Path) -> dict[Path, tuple[int, int, int]]:
+    """aekit's own files (``RUN_FILES``) in the run folder ``path`` and its
+    sub-runs, each with its :func:`file_key`; ``{}`` for a folder that holds
+    no run (neither config.json nor fit.json), whose files are all a user's."""
+    path = Path(path)
+    if file_key(path / "config.json") is None and file_key(path / "fit.json") is None:
+        return {}
+    found = {}
+    for folder in (path, *(path / sub for sub in SUB_RUNS)):
+        for name in RUN_FILES:
+            key = file_key(folder / name)
+            if key is not None:
+                found[folder / name] = key
+    return found
+
+
+def remove_stale(
+    path: str | Path, before: dict[Path, tuple[int, int, int]]
+) -> list[Path]:
+    """Remove the files of ``before`` (:func:`run_files` of the run folder
+    ``path`` before a fit) that are still as they were: the earlier run's,
+    which the new one did not write again. A sub-run folder left empty goes
+    too."""
+    removed = [f for f, key in before.items() if file_key(f) == key]
+    for f in removed:
+        f.unlink(missing_ok=True)
+    emptied = {f.parent for f in removed}
+    for sub in SUB_RUNS:
+        if Path(path) / sub in emptied:
+            with contextlib.suppress(OSError):
+                (Path(path) / sub).rmdir()  # only if empty: a user's files stay
+    return removed
 
 
 def _json_bytes(obj: Any) -> bytes:

@@ -14,7 +14,7 @@ import click
 from aekit.cli.options import given, parse_image_size, parse_ints, read_toml
 from aekit.exceptions import ConfigError, WriteError
 from aekit.io import KeptFile, atomic_write_json, remove_stale_temps
-from aekit.runs import file_key
+from aekit.runs import file_key, remove_stale, run_files
 from aekit.training.distributed import is_main_process
 
 CHECKPOINT = "checkpoint.safetensors"
@@ -302,7 +302,9 @@ def fit_run(
     checkpoint is written after every epoch; an interruption (Ctrl-C, a kill, a
     full disk) leaves the last completed epoch's, which ``resume`` continues
     from. A fit that fails before it saves an epoch leaves ``out`` as it was
-    (and removes a folder it made).
+    (and removes a folder it made). Over an earlier run, the files of that run
+    which the new one does not write again (an old report.html, say) are
+    removed once the new run is saved; other files in ``out`` are kept.
     """
     from aekit.data import load
 
@@ -368,7 +370,7 @@ def fit_run(
     if not main:
         est.fit(ds, checkpoint=out / CHECKPOINT, resume=resume)
         return est, ds
-    finished = (out / "config.json").is_file()
+    earlier = run_files(out)  # an earlier run's files: removed unless written again
     checkpoint_key = file_key(out / CHECKPOINT)
     kept = KeptFile(out / FIT_STATE)
     try:
@@ -409,7 +411,9 @@ def fit_run(
         # so is fit.json after Ctrl-C in a folder that held no finished run
         # (--resume then starts over).
         saved = file_key(out / CHECKPOINT) != checkpoint_key
-        resumable = saved or (isinstance(exc, KeyboardInterrupt) and not finished)
+        resumable = saved or (
+            isinstance(exc, KeyboardInterrupt) and out / "config.json" not in earlier
+        )
         if not resumable:
             kept.restore()
             for folder in created:  # the folders this fit made, if empty again
@@ -419,6 +423,7 @@ def fit_run(
     finally:
         kept.discard()
     (out / CHECKPOINT).unlink(missing_ok=True)
+    remove_stale(out, earlier)
     return est, ds
 
 
@@ -429,7 +434,7 @@ def fit_run(
     "-o",
     required=True,
     type=click.Path(file_okay=False),
-    help="Run folder to write.",
+    help="Run folder to write; an earlier run's files there are replaced.",
 )
 @click.option(
     "--config",
