@@ -93,8 +93,8 @@ def _plot_names() -> list[str]:
     return sorted(PLOTS)
 
 
-@click.command("plot")
-@click.argument("kind", type=click.Choice(_plot_names()))
+@click.command("plot", epilog=f"KIND: {', '.join(_plot_names())}.")
+@click.argument("kind", metavar="KIND", type=click.Choice(_plot_names()))
 @click.argument("run_dir", type=click.Path(file_okay=False))
 @click.argument("data", required=False)
 @_data_options
