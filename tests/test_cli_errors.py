@@ -94,3 +94,95 @@ def test_plot_kind_is_named(files):
 def test_help_still_prints(args):
     r = invoke(*args)
     assert r.exit_code == 0 and r.output.startswith("Usage: aekit"), r.output
+
+
+# -- a run folder of another estimator -----------------------------------------
+def _arg(files, a):
+    """'table' and 'series' are the fixture's files; 'out.*' an output in it."""
+    if a in ("table", "series"):
+        return files[a]
+    return files["tmp"] / a if str(a).startswith("out.") else a
+
+
+WRONG_KIND = [
+    # (command, run, more arguments, what the line must say after the run folder)
+    (
+        ["generate"],
+        "anomaly",
+        ["-o", "out.npy"],
+        "holds an AnomalyDetector; 'aekit generate' needs an Autoencoder run",
+    ),
+    (
+        ["interpolate"],
+        "anomaly",
+        ["--from", 0, "--to", 1, "--data", "table", "-o", "out.npy"],
+        "holds an AnomalyDetector; 'aekit interpolate' needs an Autoencoder run",
+    ),
+    (
+        ["evaluate"],
+        "anomaly",
+        ["table"],
+        "holds an AnomalyDetector; 'aekit evaluate' needs an Autoencoder or "
+        "Recommender run (fit one with 'aekit fit DATA --out RUN')",
+    ),
+    (
+        ["evaluate"],
+        "sequence",
+        ["table"],
+        "holds a SequenceAutoencoder; 'aekit evaluate' needs",
+    ),
+    (
+        ["report"],
+        "sequence",
+        ["--no-data", "-o", "out.html"],
+        "holds a SequenceAutoencoder; 'aekit report' needs an Autoencoder or "
+        "AnomalyDetector run",
+    ),
+    (
+        ["plot", "codes"],
+        "sequence",
+        ["table", "-o", "out.png"],
+        "holds a SequenceAutoencoder; 'aekit plot codes' needs",
+    ),
+    (
+        ["anomalies"],
+        "ae",
+        ["table", "-o", "out.csv"],
+        "holds an Autoencoder; 'aekit anomalies' needs an AnomalyDetector run "
+        "(fit one with 'aekit fit DATA --task anomaly --out RUN')",
+    ),
+    (
+        ["recommend"],
+        "anomaly",
+        ["--user", 1],
+        "holds an AnomalyDetector; 'aekit recommend' needs a Recommender or "
+        "SequenceAutoencoder run",
+    ),
+    (
+        ["forecast"],
+        "anomaly",
+        ["series"],
+        "holds an AnomalyDetector; 'aekit forecast' needs a SequenceAutoencoder "
+        "run (fit one with 'aekit fit-sequence",
+    ),
+    (
+        ["predict"],
+        "ae",
+        ["table", "-o", "out.gif"],
+        "holds an Autoencoder; 'aekit predict' needs a SequenceAutoencoder run",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "command, run, more, says", WRONG_KIND, ids=[" ".join(w[0]) for w in WRONG_KIND]
+)
+def test_wrong_estimator_is_one_line(files, command, run, more, says):
+    line = error_line(invoke(*command, files[run], *[_arg(files, a) for a in more]))
+    assert f"{files[run]} {says}" in line, line
+
+
+def test_loss_plot_still_draws_any_run(files):
+    out = files["tmp"] / "loss.png"
+    r = invoke("plot", "loss", files["sequence"], "-o", out)
+    assert r.exit_code == 0 and out.stat().st_size > 0, r.output

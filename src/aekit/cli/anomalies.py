@@ -7,23 +7,17 @@ from pathlib import Path
 import click
 import numpy as np
 
-from aekit.cli.options import parse_image_size
-from aekit.exceptions import ConfigError, DataError
+from aekit.cli.options import load_run, parse_image_size
+from aekit.exceptions import DataError
 from aekit.io import atomic_write_text
 
 
 def score_file(run_dir, data, *, key=None, image_size=None):
     """(detector, dataset, scores, flags) for ``data`` under the model in
     ``run_dir``."""
-    import aekit
     from aekit.data import load
 
-    det = aekit.load(run_dir)
-    if not hasattr(det, "decision_function"):
-        raise ConfigError(
-            f"{run_dir} holds a {type(det).__name__}, not an anomaly detector; fit "
-            "one with 'aekit fit DATA --task anomaly --out RUN'."
-        )
+    det = load_run(run_dir, "anomalies", "AnomalyDetector")
     ds = load(data, key=key, image_size=image_size)
     scores = det.decision_function(ds.X)
     return det, ds, scores, (scores > det.threshold_).astype(np.int64)

@@ -8,7 +8,7 @@ import click
 
 from aekit.cli.encode import data_options as reader_options
 from aekit.cli.fit import DATA_OPTIONS
-from aekit.cli.options import parse_image_size
+from aekit.cli.options import load_run, parse_image_size
 from aekit.exceptions import ConfigError
 
 
@@ -55,12 +55,11 @@ def evaluate_command(
     and KL terms and, with --iw-samples, the importance-weighted log p(x), in
     nats per sample. For a recommender: ranking metrics under --protocol.
     """
-    import aekit
     from aekit.data import load
     from aekit.generation import is_variational, likelihood_report
     from aekit.workflows import evaluate
 
-    model = aekit.load(run_dir)
+    model = load_run(run_dir, "evaluate", "Autoencoder", "Recommender")
     data_options = {k: v for k, v in data_options.items() if v is not None}
     if hasattr(model, "evaluate_protocol"):  # estimators with their own protocol
         result = model.evaluate_protocol(

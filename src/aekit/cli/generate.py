@@ -6,15 +6,14 @@ from pathlib import Path
 
 import click
 
-from aekit.cli.options import parse_image_size
+from aekit.cli.options import load_run, parse_image_size
 from aekit.exceptions import ConfigError, DataError
 
 
-def _variational_model(run_dir):
-    import aekit
+def _variational_model(run_dir, command: str):
     from aekit.generation import is_variational
 
-    model = aekit.load(run_dir)
+    model = load_run(run_dir, command, "Autoencoder")
     if not is_variational(model):
         raise ConfigError(
             f"{run_dir} holds a model with a "
@@ -44,7 +43,7 @@ def generate_command(run_dir, n, out, seed, draw, grid, cols):
     """Sample new data from the prior of the variational model in RUN_DIR."""
     from aekit.generation import write_samples
 
-    model = _variational_model(run_dir)
+    model = _variational_model(run_dir, "generate")
     if grid is not None:
         X = model.latent_grid(grid)
         cols = grid
@@ -109,7 +108,7 @@ def interpolate_command(
     from aekit.data import load
     from aekit.generation import write_samples
 
-    model = _variational_model(run_dir)
+    model = _variational_model(run_dir, "interpolate")
     size = parse_image_size(image_size)
     ds = load(data, key=key, image_size=size) if data is not None else None
     a = _endpoint(start, ds, key, size, "from")

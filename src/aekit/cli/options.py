@@ -67,6 +67,39 @@ def read_toml(path: str | Path, known: set[str]) -> dict[str, Any]:
     return flat
 
 
+# How to fit a run folder of each estimator, for the message that asks for one.
+FIT_COMMANDS = {
+    "Autoencoder": "aekit fit DATA --out RUN",
+    "AnomalyDetector": "aekit fit DATA --task anomaly --out RUN",
+    "Recommender": "aekit fit DATA --model multvae --out RUN",
+    "SequenceAutoencoder": "aekit fit-sequence DATA --window W --horizon H --out RUN",
+}
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[0] in 'AEIOU' else 'a'} {word}"
+
+
+def load_run(run_dir: str, command: str, *kinds: str):
+    """The fitted estimator in ``run_dir``, if its class is one of ``kinds``.
+
+    A run of another kind (an AnomalyDetector given to ``aekit encode``) is a
+    ConfigError that names what the folder holds and how to fit what the
+    command needs, not an AttributeError halfway through the command.
+    """
+    import aekit
+
+    model = aekit.load(run_dir)
+    name = type(model).__name__
+    if name not in kinds:
+        raise ConfigError(
+            f"{run_dir} holds {_a(name)}; 'aekit {command}' needs "
+            f"{_a(' or '.join(kinds))} run (fit one with "
+            f"'{FIT_COMMANDS[kinds[0]]}')."
+        )
+    return model
+
+
 def given(ctx: click.Context, name: str) -> bool:
     """Whether the user typed option ``name`` (not its default)."""
     src = ctx.get_parameter_source(name)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from aekit.cli.options import load_run
 from aekit.exceptions import ConfigError, DataError
 
 
@@ -78,14 +79,7 @@ def recommend_run(
     """
     import numpy as np
 
-    import aekit
-
-    model = aekit.load(run_dir)
-    if not hasattr(model, "recommend"):
-        raise ConfigError(
-            f"{run_dir} holds a {type(model).__name__}, which does not recommend "
-            "items; fit one with 'aekit fit DATA --model multvae'."
-        )
+    model = load_run(run_dir, "recommend", "Recommender")
     if bool(users) == (history is not None):
         raise ConfigError("Pass --user ID (one or more) or --history FILE.")
     if users:
@@ -159,9 +153,7 @@ def recommend_command(run_dir, users, history, k, include_seen, as_json):
     """Recommend the top --k items to known users (--user) or a new history."""
     if k < 1:
         raise ConfigError(f"--k must be a positive integer. Got {k}.")
-    import aekit
-
-    model = aekit.load(run_dir)
+    model = load_run(run_dir, "recommend", "Recommender", "SequenceAutoencoder")
     if hasattr(model, "next_item_scores"):  # a sequence model: the order matters
         if users:
             raise ConfigError(

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import click
 
-from aekit.cli.options import parse_image_size
+from aekit.cli.options import load_run, parse_image_size
+
+# The report reads an autoencoder's scaling and network (an AnomalyDetector's
+# own); the loss plot reads only history.csv, which every run folder has.
+REPORTED = ("Autoencoder", "AnomalyDetector")
 
 
 def _recorded_data(run_dir, data, key, image_size, no_data):
@@ -70,6 +74,7 @@ def report_command(run_dir, data, labels, key, image_size, max_samples, no_data,
     """
     from aekit.report.html import write_report
 
+    model = load_run(run_dir, "report", *REPORTED)
     data, key, size, note = _recorded_data(
         run_dir, data, key, parse_image_size(image_size), no_data
     )
@@ -77,6 +82,7 @@ def report_command(run_dir, data, labels, key, image_size, max_samples, no_data,
         run_dir,
         data,
         out=out,
+        model=model,
         labels=labels,
         key=key,
         image_size=size,
@@ -110,6 +116,7 @@ def plot_command(
     """
     from aekit.report.html import write_plot
 
+    model = None if kind == "loss" else load_run(run_dir, f"plot {kind}", *REPORTED)
     data, key, size, note = _recorded_data(
         run_dir, data, key, parse_image_size(image_size), no_data
     )
@@ -119,6 +126,7 @@ def plot_command(
         data,
         out=out,
         dpi=dpi,
+        model=model,
         labels=labels,
         key=key,
         image_size=size,

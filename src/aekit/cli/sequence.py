@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from aekit.cli.options import parse_ints
+from aekit.cli.options import load_run, parse_ints
 from aekit.exceptions import ConfigError, DataError
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".data"}
@@ -239,15 +239,9 @@ def forecast_command(run_dir, data, horizon, out, time_column, key):
     DATA is a CSV series (its last observed steps are the history) or an
     .npy/.npz of windows (n, steps, ...), one forecast per window.
     """
-    import aekit
     from aekit.data import sequences
 
-    model = aekit.load(run_dir)
-    if not hasattr(model, "forecast"):
-        raise ConfigError(
-            f"{run_dir} holds a {type(model).__name__}, which does not forecast; "
-            "fit one with 'aekit fit-sequence --horizon H'."
-        )
+    model = load_run(run_dir, "forecast", "SequenceAutoencoder")
     path = Path(data)
     columns = None
     if path.suffix.lower() in TEXT_SUFFIXES:
@@ -296,13 +290,12 @@ def predict_command(run_dir, input_path, frames, out, index, key):
     observed | true | predicted frames (true is black when INPUT holds only
     the observed frames).
     """
-    import aekit
     from aekit.data import load
     from aekit.report.animation import prediction_gif
     from aekit.workflows import write_array
 
-    model = aekit.load(run_dir)
-    if getattr(model, "kind_", None) != "frames":
+    model = load_run(run_dir, "predict", "SequenceAutoencoder")
+    if model.kind_ != "frames":
         raise ConfigError(
             f"{run_dir} does not hold a video model; fit one with 'aekit "
             "fit-sequence VIDEOS.npy --horizon H'."
