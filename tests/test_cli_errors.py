@@ -186,3 +186,47 @@ def test_loss_plot_still_draws_any_run(files):
     out = files["tmp"] / "loss.png"
     r = invoke("plot", "loss", files["sequence"], "-o", out)
     assert r.exit_code == 0 and out.stat().st_size > 0, r.output
+
+
+# -- option values -------------------------------------------------------------
+@pytest.mark.parametrize("dpi", [0, -5, 100000])
+def test_dpi_out_of_range(files, dpi):
+    r = invoke("plot", "loss", files["ae"], "--dpi", dpi, "-o", files["tmp"] / "l.png")
+    assert "Invalid value for '--dpi'" in error_line(r)
+
+
+@pytest.mark.parametrize("n", [0, -1])
+def test_max_samples_out_of_range(files, n):
+    out = files["tmp"] / "out.html"
+    r = invoke("report", files["ae"], files["table"], "--max-samples", n, "-o", out)
+    assert "Invalid value for '--max-samples'" in error_line(r)
+
+
+@pytest.mark.parametrize("k", [0, -5])
+def test_iw_samples_zero_and_negative_alike(files, k):
+    r = invoke("evaluate", files["variational"], files["table"], "--iw-samples", k)
+    assert "Invalid value for '--iw-samples'" in error_line(r)
+
+
+def test_grid_names_itself(files):
+    r = invoke(
+        "generate", files["variational"], "--grid", 0, "-o", files["tmp"] / "g.npy"
+    )
+    assert "Invalid value for '--grid'" in error_line(r)
+
+
+def test_grid_and_n_are_exclusive(files):
+    out = files["tmp"] / "g.npy"
+    line = error_line(
+        invoke("generate", files["variational"], "--grid", 3, "--n", 5, "-o", out)
+    )
+    assert "--grid decodes a fixed N x N grid of codes, so it takes no --n;" in line
+    assert not out.exists()
+    r = invoke("generate", files["variational"], "--grid", 3, "-o", out)
+    assert r.exit_code == 0 and np.load(out).shape == (9, 64), r.output
+
+
+def test_negative_top(files):
+    out = files["tmp"] / "out.csv"
+    r = invoke("anomalies", files["anomaly"], files["table"], "--top", -3, "-o", out)
+    assert "Invalid value for '--top': -3" in error_line(r)

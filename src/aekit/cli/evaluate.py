@@ -19,7 +19,7 @@ from aekit.exceptions import ConfigError
 @click.option("--image-size", help="Resize images to HxW.")
 @click.option(
     "--iw-samples",
-    type=int,
+    type=click.IntRange(min=1),
     help="Variational models: estimate log p(x) by the IWAE bound with K samples.",
 )
 @click.option(

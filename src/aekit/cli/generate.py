@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from aekit.cli.options import load_run, parse_image_size
+from aekit.cli.options import given, load_run, parse_image_size
 from aekit.exceptions import ConfigError, DataError
 
 
@@ -25,7 +25,14 @@ def _variational_model(run_dir, command: str):
 
 @click.command("generate")
 @click.argument("run_dir")
-@click.option("--n", "n", type=int, default=64, show_default=True, help="Samples.")
+@click.option(
+    "--n",
+    "n",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Samples.",
+)
 @click.option("--out", "-o", required=True, help="Output: .png (a grid), .npy or .csv.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
 @click.option(
@@ -35,22 +42,33 @@ def _variational_model(run_dir, command: str):
 )
 @click.option(
     "--grid",
-    type=int,
+    type=click.IntRange(min=2),
     help="For a 2-D latent: decode an N x N grid over the latent space instead.",
 )
-@click.option("--cols", type=int, help="Images per row of the picture.")
-def generate_command(run_dir, n, out, seed, draw, grid, cols):
+@click.option(
+    "--cols", type=click.IntRange(min=1), help="Images per row of the picture."
+)
+@click.pass_context
+def generate_command(ctx, run_dir, n, out, seed, draw, grid, cols):
     """Sample new data from the prior of the variational model in RUN_DIR."""
     from aekit.generation import write_samples
 
+    if grid is not None:
+        # The grid is fixed by N: the options that shape random samples would
+        # be ignored without a word.
+        ignored = [f"--{name}" for name in ("n", "seed", "draw") if given(ctx, name)]
+        if ignored:
+            raise ConfigError(
+                f"--grid decodes a fixed N x N grid of codes, so it takes no "
+                f"{', '.join(ignored)}; drop {'it' if len(ignored) == 1 else 'them'}, "
+                "or drop --grid to sample from the prior."
+            )
     model = _variational_model(run_dir, "generate")
     if grid is not None:
         X = model.latent_grid(grid)
         cols = grid
         what = f"a {grid} x {grid} latent-space grid"
     else:
-        if n < 1:
-            raise ConfigError(f"--n must be >= 1. Got {n}.")
         X = model.sample(n, random_state=seed, draw=draw)
         what = f"{n} samples"
     write_samples(model, X, out, ncols=cols)
@@ -91,7 +109,7 @@ def _endpoint(spec: str, data, key, image_size, name: str):
 @click.argument("run_dir")
 @click.option("--from", "start", required=True, help="Index into --data, or a file.")
 @click.option("--to", "end", required=True, help="Index into --data, or a file.")
-@click.option("--steps", type=int, default=10, show_default=True)
+@click.option("--steps", type=click.IntRange(min=2), default=10, show_default=True)
 @click.option("--out", "-o", required=True, help="Output: .png (a strip), .npy, .csv.")
 @click.option("--data", help="Data set that --from and --to index into.")
 @click.option("--key", help="Array name inside an .npz file.")

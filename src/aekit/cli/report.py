@@ -40,6 +40,7 @@ def _recorded_data(run_dir, data, key, image_size, no_data):
 def _data_options(f):
     f = click.option(
         "--max-samples",
+        type=click.IntRange(min=1),
         default=2000,
         show_default=True,
         help="Samples drawn from DATA for the figures.",
@@ -105,7 +106,13 @@ def _plot_names() -> list[str]:
 @click.argument("data", required=False)
 @_data_options
 @click.option("--out", "-o", required=True, help="Figure file: .png, .pdf or .svg.")
-@click.option("--dpi", default=200, show_default=True, help="Resolution of a PNG.")
+@click.option(
+    "--dpi",
+    type=click.IntRange(10, 1200),
+    default=200,
+    show_default=True,
+    help="Resolution of a PNG.",
+)
 def plot_command(
     kind, run_dir, data, labels, key, image_size, max_samples, no_data, out, dpi
 ):
