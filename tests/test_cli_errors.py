@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import aekit
 from aekit.cli import cli
 
 
@@ -230,3 +231,13 @@ def test_negative_top(files):
     out = files["tmp"] / "out.csv"
     r = invoke("anomalies", files["anomaly"], files["table"], "--top", -3, "-o", out)
     assert "Invalid value for '--top': -3" in error_line(r)
+
+
+# -- the report of a detector that held out one sample -------------------------
+def test_report_with_one_held_out_score(files):
+    det = aekit.load(files["anomaly"])
+    assert len(det.held_out_scores_) == 1  # what the fixture is for
+    out = files["tmp"] / "report.html"
+    r = invoke("report", files["anomaly"], "--no-data", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert 'data-section="anomaly"' in out.read_text()

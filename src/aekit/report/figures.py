@@ -490,7 +490,9 @@ def error_histogram(
         lv = np.asarray(quantile_levels, float)
         # Quantiles at evenly spaced levels are equally likely values: binned
         # like the data, they draw the fit's distribution on the same scale.
-        if np.allclose(np.diff(lv), lv[1] - lv[0]):
+        # One level (one held-out sample) is evenly spaced too.
+        steps = np.diff(lv)
+        if steps.size == 0 or np.allclose(steps, steps[0]):
             ax.hist(
                 q,
                 bins=bins,
