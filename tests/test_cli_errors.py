@@ -241,3 +241,13 @@ def test_report_with_one_held_out_score(files):
     r = invoke("report", files["anomaly"], "--no-data", "-o", out)
     assert r.exit_code == 0, r.output
     assert 'data-section="anomaly"' in out.read_text()
+
+
+# -- an AnomalyDetector names itself -------------------------------------------
+def test_anomalies_on_wrong_data_names_the_detector(files):
+    other = files["tmp"] / "seven.npy"
+    np.save(other, np.zeros((4, 7), np.float32))
+    r = invoke("anomalies", files["anomaly"], other, "-o", files["tmp"] / "out.csv")
+    line = error_line(r)
+    assert "AnomalyDetector in" in line and "(64,)" in line, line
+    assert "Autoencoder" not in line.replace("AnomalyDetector", ""), line

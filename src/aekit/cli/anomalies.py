@@ -19,6 +19,16 @@ def score_file(run_dir, data, *, key=None, image_size=None):
 
     det = load_run(run_dir, "anomalies", "AnomalyDetector")
     ds = load(data, key=key, image_size=image_size)
+    # Checked here: the detector's autoencoder would name itself, not the
+    # detector the user fitted.
+    shape = det.autoencoder_.input_shape_
+    if tuple(ds.X.shape[1:]) != tuple(shape):
+        raise DataError(
+            f"{data} has samples of shape {tuple(ds.X.shape[1:])}, but the "
+            f"AnomalyDetector in {run_dir} was fitted on samples of shape "
+            f"{tuple(shape)}; pass data like its training data (same --key, "
+            "--image-size)."
+        )
     scores = det.decision_function(ds.X)
     return det, ds, scores, (scores > det.threshold_).astype(np.int64)
 
