@@ -333,3 +333,54 @@ def test_scaler_on_tensors_equals_scaler_on_arrays(digits, dtype, mode):
     # as it is (the caller only reads it).
     unchanged = dtype == np.float32 and mode == "none"
     assert np.shares_memory(got, X) == unchanged
+
+
+# -- arrays and tables that are not what they seem ---------------------------
+
+
+def _npy(tmp_path, name, value):
+    np.save(tmp_path / name, value)
+    return tmp_path / name
+
+
+def test_npy_of_no_samples_says_what_is_wrong_in_one_line(tmp_path):
+    rng = np.random.default_rng(0)
+    cases = [
+        (np.float32(3), "scalar.npy: Expected 2D array, got a single number"),
+        (rng.random(5), r"1d.npy: Expected 2D array, got 1D array of shape \(5,\)"),
+        (np.array(["1.5", "2.5"]), "str.npy holds text .*x.astype"),
+        (rng.random((4, 2)) + 1j, "cplx.npy holds complex .* not supported: pass"),
+        (
+            np.zeros(3, dtype=[("a", "f4"), ("b", "f4")]),
+            r"struct.npy is a structured array \(fields a, b\).*structured_to_",
+        ),
+        (np.zeros((0, 4)), r"rows.npy has 0 sample\(s\).*add rows"),
+        (np.zeros((3, 0)), r"cols.npy: Found array with 0 feature\(s\).*give each"),
+    ]
+    names = ["scalar", "1d", "str", "cplx", "struct", "rows", "cols"]
+    for (value, match), name in zip(cases, names, strict=True):
+        path = _npy(tmp_path, f"{name}.npy", value)
+        for policy in ("error", "drop"):
+            with pytest.raises(DataError, match=match) as info:
+                load(path, nan_policy=policy)
+            text = str(info.value)
+            assert "\n" not in text and "[" not in text, text  # no data shown
+    # In memory, from the estimator: the same messages, naming X.
+    from aekit import Autoencoder
+
+    for X in ([[0.5 + 1j, 2], [3, 4]], np.ones((3, 2)) + 1j):
+        with pytest.raises(DataError, match="X holds complex") as info:
+            Autoencoder().fit(X)
+        assert "[" not in str(info.value), str(info.value)
+
+
+def test_0d_npy_fails_in_one_line_on_the_cli(tmp_path):
+    from click.testing import CliRunner
+
+    from aekit.cli.main import cli
+
+    path = _npy(tmp_path, "scalar.npy", np.float32(3))
+    r = CliRunner().invoke(cli, ["fit", str(path), "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2, r.output
+    assert "a single number (a 0-d array)" in r.output
+    assert "Traceback" not in r.output and r.output.count("\n") == 1, r.output

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.data.validation import check_array
+from aekit.data.validation import check_array, check_layout
 from aekit.exceptions import DataError, WriteError
 from aekit.io import atomic_write_rows
 
@@ -635,6 +635,8 @@ def load(
                 raise DataError(f"{path} cannot be read: permission denied.") from None
             except IsADirectoryError:
                 raise DataError(f"{path} is a folder, not a file.") from None
+    if isinstance(ds.X, np.ndarray):  # dtype and shape, before rows are cut
+        check_layout(ds.X, ds.name or "The data", min_samples)
     if nan_policy == "error":
         # A memory-mapped file may be larger than memory: check its first rows
         # here; the estimator checks the rest chunk by chunk as it reads them.

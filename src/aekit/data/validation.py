@@ -117,6 +117,71 @@ def defers_finite_check(dtype, nan_policy: str) -> bool:
     return nan_policy == "error" and np.dtype(dtype).itemsize <= 4
 
 
+def check_layout(arr: np.ndarray, name: str, min_samples: int) -> None:
+    """Raise one line when ``arr`` cannot be samples of numbers, by its dtype
+    (text, complex, structured) or its shape (a single number, 1-D, no rows,
+    no features): naming ``name``, saying the fix and never showing the data.
+
+    The wording keeps scikit-learn's phrases ("Expected 2D array", "Complex
+    data not supported", "0 feature(s) (shape=...)") that its users and its
+    estimator checks look for.
+    """
+    dtype = arr.dtype
+    if dtype.names:
+        fields = ", ".join(dtype.names[:5]) + (", ..." if len(dtype.names) > 5 else "")
+        raise DataTypeError(
+            f"{name} is a structured array (fields {fields}), not an array of "
+            "numbers; stack its fields as columns first, e.g. with "
+            "numpy.lib.recfunctions.structured_to_unstructured(x)."
+        )
+    if dtype.kind in "USTV":
+        what = "raw bytes" if dtype.kind == "V" else "text"
+        raise DataTypeError(
+            f"{name} holds {what} (dtype {dtype}), not numbers; convert it to "
+            "numbers first (x.astype(np.float32) if the text holds numbers)."
+        )
+    if dtype.kind == "c":
+        raise DataTypeError(
+            f"{name} holds complex numbers (dtype {dtype}). Complex data not "
+            "supported: pass the real part (x.real), the magnitude (abs(x)), or "
+            "both parts as separate features."
+        )
+    if dtype.kind in "mM":
+        raise DataTypeError(
+            f"{name} holds dates or times (dtype {dtype}), not numbers; convert "
+            "them to numbers (e.g. seconds since a start) first."
+        )
+    if arr.ndim == 0:
+        raise DataError(
+            f"{name}: Expected 2D array, got a single number (a 0-d array) "
+            "instead; give an array of shape (n_samples, n_features)."
+        )
+    if arr.ndim == 1:
+        raise DataError(
+            f"{name}: Expected 2D array, got 1D array of shape {arr.shape} instead. "
+            "Reshape your data with x.reshape(-1, 1) if it has a single feature or "
+            "x.reshape(1, -1) if it is a single sample."
+        )
+    if len(arr) < min_samples:
+        raise DataError(
+            f"{name} has {len(arr)} sample(s) (shape {arr.shape}); it needs at "
+            f"least {min_samples}: add rows of data."
+        )
+    if np.prod(arr.shape[1:]) == 0:
+        raise DataError(
+            f"{name}: Found array with 0 feature(s) (shape={arr.shape}) while a "
+            "minimum of 1 is required; give each sample at least one value."
+        )
+
+
+def _as_array(x) -> np.ndarray | None:
+    """``x`` as numpy sees it, or None where numpy cannot make an array of it."""
+    try:
+        return np.asarray(x)
+    except (ValueError, TypeError):  # ragged lists, odd objects
+        return None
+
+
 def check_array(
     x,
     *,
@@ -151,6 +216,8 @@ def check_array(
     def check_now(a) -> bool:
         return finite or not defers_finite_check(a.dtype, nan_policy)
 
+    if isinstance(x, np.ndarray):  # dtype and shape only: no pass over the data
+        check_layout(x, name, min_samples)
     checked = isinstance(x, np.ndarray) and nan_policy == "error"
     if checked and check_now(x):  # before any copy: fail fast on large arrays
         check_finite(x, name, first_row=first_row)
@@ -167,15 +234,22 @@ def check_array(
             input_name=name,
         )
     except (ValueError, TypeError) as exc:
+        as_array = None if isinstance(x, np.ndarray) else _as_array(x)
+        if as_array is not None:  # a list or the like: the same messages
+            check_layout(as_array, name, min_samples)
         cls = DataTypeError if isinstance(exc, TypeError) else DataError
         # One line: scikit-learn's messages may print the whole array.
-        lines = [ln for ln in str(exc).splitlines() if not ln.startswith("array=")]
+        lines = [
+            ln for ln in str(exc).splitlines() if not ln.startswith(("array=", "["))
+        ]
         text = " ".join(" ".join(lines).split())
+        if text and name not in text:
+            text = f"{name}: {text}"
         raise cls(text or f"{name} cannot be read as a numeric array.") from None
+    if not isinstance(x, np.ndarray):
+        check_layout(arr, name, min_samples)
     if arr.dtype.kind == "b":
         arr = arr.astype(np.uint8)
-    if arr.ndim > 2 and np.prod(arr.shape[1:]) == 0:
-        raise DataError(f"{name} has no features (shape {arr.shape}).")
     if not (checked and arr is x) and check_now(arr):  # x was checked above
         arr = apply_nan_policy(arr, nan_policy, name)
     if len(arr) < min_samples:
