@@ -384,3 +384,36 @@ def test_0d_npy_fails_in_one_line_on_the_cli(tmp_path):
     assert r.exit_code == 2, r.output
     assert "a single number (a 0-d array)" in r.output
     assert "Traceback" not in r.output and r.output.count("\n") == 1, r.output
+
+
+def test_tables_with_another_separator_say_so(tmp_path):
+    X = np.random.default_rng(0).random((10, 64))
+    np.savetxt(tmp_path / "x.txt", X)  # numpy's default: spaces
+    with pytest.raises(DataError, match="x.txt looks separated by spaces, not com"):
+        load(tmp_path / "x.txt")
+    np.savetxt(tmp_path / "t.csv", X, delimiter="\t")
+    with pytest.raises(DataError, match="tabs, not commas.*Rename it to .tsv"):
+        load(tmp_path / "t.csv")
+    (tmp_path / "s.csv").write_text("a;b;c\n1,5;2,5;3\n4;5;6\n")  # decimal commas
+    with pytest.raises(DataError, match="semicolons, not commas: .* 3 fields") as info:
+        load(tmp_path / "s.csv")
+    assert len(str(info.value)) < 300, str(info.value)
+    np.savetxt(tmp_path / "c.tsv", X, delimiter=",")
+    with pytest.raises(DataError, match="commas, not tabs.*Rename it to .csv"):
+        load(tmp_path / "c.tsv")
+    # A text column with spaces in a comma table is a text column.
+    (tmp_path / "n.csv").write_text("first name,age\nAda King,36\nAlan T,41\n")
+    with pytest.raises(DataError, match="non-numeric column.*'first name'"):
+        load(tmp_path / "n.csv")
+    # Names echoed in a message are cut short.
+    header = ",".join(f"c{i}_" + "x" * 200 for i in range(8))
+    (tmp_path / "h.csv").write_text(header + "\n" + ",".join("a" * 8) + "\n")
+    with pytest.raises(DataError, match=r"'c0_x+\.\.\.', .*, \.\.\.; drop") as info:
+        load(tmp_path / "h.csv")
+    assert len(str(info.value)) < 400, str(info.value)
+
+
+def test_empty_npz_says_it_is_empty(tmp_path):
+    np.savez(tmp_path / "e.npz")
+    with pytest.raises(DataError, match=r"e.npz is empty: it holds no arrays"):
+        load(tmp_path / "e.npz")

@@ -175,17 +175,21 @@ def read_npz(path: Path, *, key: str | None = None, **_) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as npz:
             keys = list(npz.keys())
+            if not keys:
+                raise DataError(
+                    f"{path} is empty: it holds no arrays. Save the data into it, "
+                    "e.g. numpy.savez(path, X=X)."
+                )
             if key is None:
                 if len(keys) != 1:
                     raise DataError(
-                        f"{path} holds {len(keys)} arrays "
-                        f"({', '.join(keys) or 'none'}); "
+                        f"{path} holds {len(keys)} arrays ({_shown(keys)}); "
                         "name one with --key."
                     )
                 key = keys[0]
             if key not in keys:
                 raise DataError(
-                    f"{path} has no array {key!r}; it has {', '.join(keys)}."
+                    f"{path} has no array {key!r}; it has {_shown(keys, 10)}."
                 )
             X = npz[key]
     except DataError:
@@ -197,6 +201,13 @@ def read_npz(path: Path, *, key: str | None = None, **_) -> Dataset:
 
 def _array_kind(X: np.ndarray) -> str:
     return "image" if X.ndim == 4 and X.shape[1] in (1, 3) else "table"
+
+
+def _shown(names, limit: int = 5, width: int = 40) -> str:
+    """The first ``limit`` names for a message, each cut to ``width`` characters
+    (a header read with the wrong separator is one name thousands long)."""
+    cut = [n if len(n) <= width else n[: width - 3] + "..." for n in map(str, names)]
+    return ", ".join(map(repr, cut[:limit])) + (", ..." if len(cut) > limit else "")
 
 
 # -- tables -----------------------------------------------------------------
@@ -219,7 +230,8 @@ def read_csv(path: Path, *, delimiter: str | None = None, **_) -> Dataset:
         ) from None
     try:
         rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if r]
-    except csv.Error as exc:
+    except csv.Error as exc:  # e.g. a line longer than csv's field limit
+        _check_separator(path, text, delimiter)
         raise DataError(f"{path} is not a readable CSV file ({exc}).") from None
     if not rows:
         raise DataError(f"{path} is empty: it has no rows.")
@@ -231,6 +243,7 @@ def read_csv(path: Path, *, delimiter: str | None = None, **_) -> Dataset:
     width = len(header) if header else len(rows[0])
     for i, r in enumerate(rows):
         if len(r) != width:
+            _check_separator(path, text, delimiter)
             line = i + 1 + (header is not None)
             raise DataError(
                 f"{path}: line {line} has {len(r)} fields, but the file has {width} "
@@ -242,10 +255,10 @@ def read_csv(path: Path, *, delimiter: str | None = None, **_) -> Dataset:
         columns[j] for j, col in enumerate(cols) if not all(_is_number(c) for c in col)
     ]
     if bad:
-        shown = ", ".join(repr(b) for b in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        _check_separator(path, text, delimiter)
         raise DataError(
-            f"{path} has non-numeric column(s) {shown}; drop them or encode them as "
-            "numbers first."
+            f"{path} has non-numeric column(s) {_shown(bad)}; drop them or encode "
+            "them as numbers first."
         )
     X = np.array(
         [
@@ -255,6 +268,47 @@ def read_csv(path: Path, *, delimiter: str | None = None, **_) -> Dataset:
         dtype=np.float64,
     )
     return Dataset(X.astype(np.float32), "table", None, columns=header, name=str(path))
+
+
+# The separators a table is checked against, in the order they are tried.
+SEPARATORS = {
+    ",": "commas",
+    "\t": "tabs",
+    ";": "semicolons",
+    "|": "bars",
+    " ": "spaces",
+}
+
+
+def _check_separator(path: Path, text: str, delimiter: str) -> None:
+    """Raise when ``text`` does not split evenly on ``delimiter`` but its first
+    lines split evenly into several fields on another separator: the likely
+    cause of a table that reads as one column, or as ragged rows."""
+
+    def fields(line: str, sep: str) -> int:  # a guess: quotes are not parsed
+        return len(line.split(None if sep == " " else sep))  # runs of spaces
+
+    nonblank = (ln.rstrip("\r\n") for ln in io.StringIO(text) if ln.strip())
+    lines = list(itertools.islice(nonblank, 5))
+    if len(lines) < 2:
+        return  # one line is too little to tell
+    given = {fields(ln, delimiter) for ln in lines}
+    if len(given) == 1 and given.pop() > 1:
+        return  # the delimiter splits the lines evenly: not the problem
+    for sep, name in SEPARATORS.items():
+        counts = {fields(ln, sep) for ln in lines}
+        if sep == delimiter or len(counts) != 1 or (n := counts.pop()) < 2:
+            continue
+        fix = {
+            ",": "Rename it to .csv",
+            "\t": "Rename it to .tsv",
+            ";": "Save it with commas between fields and points in decimals",
+        }.get(sep, "Save it with commas (numpy.savetxt(path, X, delimiter=','))")
+        raise DataError(
+            f"{path} looks separated by {name}, not "
+            f"{SEPARATORS.get(delimiter, repr(delimiter))}: its first lines split "
+            f"into {n} fields on {name}. {fix}, or save the array as .npy."
+        )
 
 
 def read_parquet(
@@ -290,8 +344,8 @@ def _read_parquet(path: Path, in_memory: bool | str, nan_policy: str) -> Dataset
     ]
     if bad:
         raise DataError(
-            f"{path} has non-numeric column(s) {', '.join(map(repr, bad))}; drop them "
-            "or encode them as numbers first."
+            f"{path} has non-numeric column(s) {_shown(bad)}; drop them or encode "
+            "them as numbers first."
         )
     if len(schema) == 0:
         raise DataError(f"{path} has no columns.")
