@@ -259,7 +259,7 @@ def test_image_folder_in_chunks_equals_in_memory(
     folder = _digit_pngs(tmp_path / "imgs", digits)
     if extra == "rgb":  # grayscale among colour images becomes RGB
         Image.fromarray(skdata.astronaut()[:32, :32]).save(folder / "even" / "c.png")
-    if extra == "16bit":  # 8-bit among 16-bit images becomes uint16
+    if extra == "16bit":  # 8-bit among 16-bit images becomes uint16, x257
         deep = skdata.camera()[:32, :32].astype(np.uint16) * 257
         Image.fromarray(deep).save(folder / "odd" / "d.png")
     (folder / "odd" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
@@ -272,8 +272,13 @@ def test_image_folder_in_chunks_equals_in_memory(
     np.testing.assert_array_equal(chunked.X, whole.X)
     np.testing.assert_array_equal(chunked.y, whole.y)
     assert chunked.files == whole.files and chunked.value_range == whole.value_range
-    assert warned_chunked == warned_whole and len(warned_whole) == 1
+    assert warned_chunked == warned_whole
+    assert len(warned_whole) == (2 if extra == "16bit" else 1)
     assert "Skipped 1 unreadable image(s)" in warned_whole[0]
+    if extra == "16bit":
+        assert "the 8-bit ones were scaled to 16 bits" in warned_whole[1]
+        first = np.asarray(Image.open(folder / "even" / "0000.png"))
+        np.testing.assert_array_equal(whole.X[0, 0], first.astype(np.uint16) * 257)
     folder_made = scratch[1][0]
     assert sorted(p.name for p in folder_made.iterdir()) == ["data.npy"]
 
@@ -335,7 +340,68 @@ def test_scaler_on_tensors_equals_scaler_on_arrays(digits, dtype, mode):
     assert np.shares_memory(got, X) == unchanged
 
 
-# -- arrays and tables that are not what they seem ---------------------------
+# -- images of other depths, arrays and tables that are not what they seem ----
+
+
+def test_float_and_32bit_integer_tiffs_keep_their_values(tmp_path):
+    """Mode "F" and "I" TIFFs come as float32 with their values (they used to
+    be cut to uint8: every pixel of a 0-1 float image became 0)."""
+    from skimage import data as skdata
+
+    cam = skdata.camera()[:32, :24]
+    unit = (cam / 255).astype(np.float32)
+    folder = tmp_path / "float"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.roll(unit, i, axis=0)).save(folder / f"{i}.tif")
+    ds = load(folder)
+    assert ds.X.dtype == np.float32 and ds.value_range is None
+    np.testing.assert_array_equal(ds.X[0, 0], unit)
+    small = load(folder, image_size=(16, 12)).X
+    assert small.dtype == np.float32 and small.shape == (3, 1, 16, 12)
+    assert abs(small.mean() - unit.mean()) < 0.02, f"{small.mean()}, {unit.mean()}"
+
+    counts = cam.astype(np.int32) * 1000  # up to 255,000: beyond 16 bits
+    Image.fromarray(counts).save(tmp_path / "counts.tif")
+    one = load(tmp_path / "counts.tif")
+    assert one.X.dtype == np.float32 and one.value_range is None
+    np.testing.assert_array_equal(one.X[0, 0], counts)
+
+
+def test_16bit_png_that_pillow_opens_as_mode_i_stays_16bit():
+    """Older Pillow opens 16-bit PNGs in mode "I": still 16-bit pixels."""
+    from aekit.data.readers import _wide_pixels
+
+    im = Image.fromarray(np.arange(64, dtype=np.int32).reshape(8, 8) * 1000)
+    assert im.mode == "I"
+    im.format = "PNG"
+    arr = _wide_pixels(im)
+    assert arr.dtype == np.uint16 and int(arr.max()) == 63000
+
+
+def test_mixed_depth_folders(tmp_path):
+    """8-bit among 16-bit images is scaled x257 with a warning naming one of
+    each; float among integer images is refused, naming one of each."""
+    from skimage import data as skdata
+
+    from aekit.images import PatchSource
+
+    cam = skdata.camera()[:16, :16]
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    Image.fromarray(cam).save(folder / "a8.png")
+    Image.fromarray(cam.astype(np.uint16) * 257).save(folder / "b16.png")
+    with pytest.warns(UserWarning, match=r"1 8-bit and 1 16-bit images \(e.g. a8"):
+        ds = load(folder)
+    assert ds.X.dtype == np.uint16
+    np.testing.assert_array_equal(ds.X[0], ds.X[1])  # the same picture
+
+    Image.fromarray((cam / 255).astype(np.float32)).save(folder / "c.tif")
+    with pytest.raises(DataError, match=r"float pixels \(e.g. c.tif\).*\(e.g. a8"):
+        load(folder)
+    # Patches of the folder: refused too, not float pixels cut to 0.
+    with pytest.raises(DataError, match="different dtypes"):
+        PatchSource.from_path(folder, patch_size=8)
 
 
 def _npy(tmp_path, name, value):

@@ -291,7 +291,8 @@ class PatchSource:
         chans = {im.shape[0] for im in images}
         if len(chans) > 1:  # mixed grayscale and colour: promote to RGB
             images = [np.repeat(im, 3, 0) if im.shape[0] == 1 else im for im in images]
-        if len({im.dtype for im in images}) > 1:
+        dtypes = {im.dtype for im in images}
+        if len(dtypes) > 1 and all(d.kind == "u" for d in dtypes):  # 8 and 16 bits
             images = [
                 im.astype(np.uint16) * (257 if im.dtype == np.uint8 else 1)
                 for im in images

@@ -380,19 +380,30 @@ def _parquet_columns(table) -> np.ndarray:
 
 # -- images -----------------------------------------------------------------
 def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndarray:
-    """One image as (C, H, W), uint8 or uint16, in its stored bit depth."""
+    """One image as (C, H, W) in its stored depth.
+
+    8-bit images come as uint8 and 16-bit ones as uint16, whose full ranges
+    (0-255, 0-65535) scale to [0, 1]. 32-bit float images (TIFF mode "F")
+    come as float32 with their values kept, and so do 32-bit integer ones
+    (TIFF mode "I"), which declare no range to scale by: a model scales
+    them as it scales any float data.
+    """
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
-                arr = np.asarray(im, dtype=np.int64).clip(0, 65535).astype(np.uint16)
+            if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                arr = _wide_pixels(im)
                 if image_size:
-                    resized = Image.fromarray(arr.astype(np.float32), mode="F").resize(
-                        image_size[::-1], Image.Resampling.BILINEAR
+                    resized = np.asarray(
+                        Image.fromarray(arr.astype(np.float32)).resize(
+                            image_size[::-1], Image.Resampling.BILINEAR
+                        )
                     )
-                    arr = np.asarray(resized).round().clip(0, 65535).astype(np.uint16)
+                    if arr.dtype == np.uint16:
+                        resized = resized.round().clip(0, 65535)
+                    arr = resized.astype(arr.dtype)
                 return arr[None]
             if im.mode not in ("L", "RGB"):
                 im = im.convert(
@@ -410,6 +421,17 @@ def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndar
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
+def _wide_pixels(im) -> np.ndarray:
+    """The (H, W) pixels of a 16- or 32-bit grayscale image: uint16 or float32."""
+    # Older Pillow opens 16-bit PNGs in mode "I" (pillow PR 7849); PNG and PPM
+    # hold 16 bits at most, so those are 16-bit images whatever the mode says.
+    if im.mode.startswith("I;16") or (im.mode == "I" and im.format in ("PNG", "PPM")):
+        return np.asarray(im).astype(np.uint16)
+    # 32-bit pixels in aekit's working type: integers beyond 2**24 are
+    # rounded there as in any float32 computation.
+    return np.asarray(im).astype(np.float32)
+
+
 def read_image_folder(
     path: Path,
     *,
@@ -418,6 +440,18 @@ def read_image_folder(
     in_memory: bool | str = "auto",
     **_,
 ) -> Dataset:
+    """Every image under ``path`` (recursively), stacked as (n, C, H, W).
+
+    Images stack in their stored depth (see :func:`read_image`); grayscale
+    ones among colour ones are repeated to RGB. 8-bit images among 16-bit
+    ones are scaled into the 16-bit range (x257, so that 255 becomes 65535)
+    with a warning that names one of each: left at 0-255 they would be near
+    black once the 16-bit range is scaled to [0, 1]. Float images among
+    integer ones are refused, naming one of each: no scale relates their
+    values to 0-255 or 0-65535. Subfolders are classes and give the labels
+    ``y``; an unreadable image is skipped with a warning, or fails with
+    ``strict=True``.
+    """
     files = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DataError(
@@ -452,7 +486,7 @@ def read_image_folder(
             )
         if not kept:
             raise DataError(f"None of the {len(files)} images in {path} could be read.")
-        shape, dtype = _image_layout(path, layouts)
+        shape, dtype = _image_layout(path, layouts, kept)
     except BaseException:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -491,8 +525,10 @@ def _decode_images(files, image_size, strict, kept, skipped):
         yield im
 
 
-def _image_layout(path: Path, layouts) -> tuple[tuple[int, ...], np.dtype]:
-    """The (C, H, W) and dtype that images of these (shape, dtype) stack in."""
+def _image_layout(path: Path, layouts, files) -> tuple[tuple[int, ...], np.dtype]:
+    """The (C, H, W) and dtype that images of these (shape, dtype) stack in,
+    with the warning or the error on mixed depths that
+    :func:`read_image_folder` describes."""
     shapes = {shape for shape, _ in layouts}
     if len({s[0] for s in shapes}) > 1:
         # Mixed grayscale and colour: promote grayscale to RGB.
@@ -503,13 +539,36 @@ def _image_layout(path: Path, layouts) -> tuple[tuple[int, ...], np.dtype]:
             f"({', '.join(f'{s[2]}x{s[1]}' for s in sorted(shapes)[:4])}); pass "
             "--image-size HxW to resize them to one size."
         )
-    dtypes = {dtype for _, dtype in layouts}
-    return shapes.pop(), np.dtype(np.uint16) if len(dtypes) > 1 else dtypes.pop()
+    dtypes = [np.dtype(dtype) for _, dtype in layouts]
+    if len(set(dtypes)) == 1:
+        return shapes.pop(), dtypes[0]
+
+    def example(*wanted) -> Path:  # the first image of one of these dtypes
+        f = next(f for f, d in zip(files, dtypes, strict=True) if d in wanted)
+        return Path(f).relative_to(path)
+
+    if np.float32 in dtypes:
+        raise DataError(
+            f"The images in {path} mix 32-bit float pixels (e.g. "
+            f"{example(np.float32)}) with 8- or 16-bit integer ones (e.g. "
+            f"{example(np.uint8, np.uint16)}), whose scales cannot be matched; "
+            "convert them all to one type first."
+        )
+    n8 = dtypes.count(np.dtype(np.uint8))
+    warnings.warn(
+        f"{path} mixes {n8} 8-bit and {len(dtypes) - n8} 16-bit images (e.g. "
+        f"{example(np.uint8)} and {example(np.uint16)}); the 8-bit ones were "
+        "scaled to 16 bits (x257: 255 becomes 65535).",
+        stacklevel=4,
+    )
+    return shapes.pop(), np.dtype(np.uint16)
 
 
 def _conform(im: np.ndarray, shape, dtype) -> np.ndarray:
     if im.shape[0] != shape[0]:
         im = np.repeat(im, shape[0], 0)  # grayscale among colour images
+    if im.dtype == np.uint8 and dtype == np.uint16:
+        return im.astype(np.uint16) * np.uint16(257)  # 8-bit among 16-bit images
     return im.astype(dtype, copy=False)
 
 
@@ -725,9 +784,11 @@ def describe_formats() -> str:
         "  .npz              the only array inside, or the one named with --key",
         "  .csv .tsv .txt    numeric table; a header row is detected",
         "  .parquet          numeric columns",
-        "  folder/           PNG/JPEG/BMP/TIFF images, grayscale or RGB, 8 or 16 bit;",
-        "                    one size, or resized with --image-size HxW; class",
-        "                    subfolders become labels",
+        "  folder/           PNG/JPEG/BMP/TIFF images, grayscale or RGB, 8 or 16 bit",
+        "                    (8-bit among 16-bit ones scaled x257), or 32-bit",
+        "                    grayscale TIFF, read as float32 values; one size, or",
+        "                    resized with --image-size HxW; class subfolders",
+        "                    become labels",
         "  *-ubyte[.gz]      MNIST IDX files (labels found beside images)",
         "",
         "Integer data (pixels) is scaled to [0, 1]; the scaling is stored with the",
