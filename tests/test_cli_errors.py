@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 import aekit
 from aekit.cli import cli
@@ -47,7 +48,9 @@ def files(tmp_path_factory):
         "sequence": ["fit-sequence", series, "--window", 6, "--horizon", 1]
         + ["--hidden-size", 4, "--code-size", 2, "--epochs", 1, "-q"],
     }
-    out = {"table": table, "series": series, "tmp": tmp}
+    image = tmp / "image.png"  # for the image commands
+    Image.fromarray(rng.integers(0, 256, (8, 8), dtype=np.uint8)).save(image)
+    out = {"table": table, "series": series, "image": image, "tmp": tmp}
     for name, args in fits.items():
         out[name] = tmp / name
         r = invoke(*args, "--out", out[name])
@@ -99,8 +102,9 @@ def test_help_still_prints(args):
 
 # -- a run folder of another estimator -----------------------------------------
 def _arg(files, a):
-    """'table' and 'series' are the fixture's files; 'out.*' an output in it."""
-    if a in ("table", "series"):
+    """'table', 'series' and 'image' are the fixture's files; 'out.*' an
+    output in it."""
+    if a in ("table", "series", "image"):
         return files[a]
     return files["tmp"] / a if str(a).startswith("out.") else a
 
@@ -171,6 +175,43 @@ WRONG_KIND = [
         "ae",
         ["table", "-o", "out.gif"],
         "holds an Autoencoder; 'aekit predict' needs a SequenceAutoencoder run",
+    ),
+    (
+        ["encode"],
+        "anomaly",
+        ["table", "-o", "out.npy"],
+        "holds an AnomalyDetector; 'aekit encode' needs an Autoencoder or "
+        "SequenceAutoencoder run",
+    ),
+    (
+        ["decode"],
+        "sequence",
+        ["table", "-o", "out.npy"],
+        "holds a SequenceAutoencoder; 'aekit decode' needs an Autoencoder run",
+    ),
+    (
+        ["reconstruct"],
+        "sequence",
+        ["table", "-o", "out.npy"],
+        "holds a SequenceAutoencoder; 'aekit reconstruct' needs an Autoencoder run",
+    ),
+    (
+        ["denoise"],
+        "anomaly",
+        ["table", "-o", "out.npy"],
+        "holds an AnomalyDetector; 'aekit denoise' needs an Autoencoder run",
+    ),
+    (
+        ["inpaint"],
+        "sequence",
+        ["image", "--mask", "image", "-o", "out.png"],
+        "holds a SequenceAutoencoder; 'aekit inpaint' needs an Autoencoder run",
+    ),
+    (
+        ["deblur"],
+        "anomaly",
+        ["image", "-o", "out.png"],
+        "holds an AnomalyDetector; 'aekit deblur' needs an Autoencoder run",
     ),
 ]
 

@@ -7,7 +7,7 @@ import warnings
 
 import click
 
-from aekit.cli.options import overlap_option, self_ensemble_option
+from aekit.cli.options import load_run, overlap_option, self_ensemble_option
 
 
 @click.command("deblur")
@@ -18,12 +18,11 @@ from aekit.cli.options import overlap_option, self_ensemble_option
 @self_ensemble_option
 def deblur_command(run_dir, input_path, out, overlap, self_ensemble):
     """Deblur INPUT (an image file or a folder); write to --out in its bit depth."""
-    import aekit
     from aekit.images import restore_files
     from aekit.workflows import check_image_out
 
     check_image_out(out, input_path)
-    model = aekit.load(run_dir)
+    model = load_run(run_dir, "deblur", "Autoencoder")
     corruption = model.module_.corruption
     if corruption is None or corruption.kind != "blur":
         warnings.warn(

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from aekit.cli.options import (
+    load_run,
     overlap_option,
     parse_image_size,
     self_ensemble_option,
@@ -73,7 +74,6 @@ def denoise_command(run_dir, data, out, key, image_size, overlap, self_ensemble)
     bit depth (images of another size than the training size go through
     overlapping tiles, blended smoothly), the same format and dtype for arrays.
     """
-    import aekit
     from aekit.denoising import denoise_data
     from aekit.exceptions import ConfigError
     from aekit.images import restore_files
@@ -88,7 +88,7 @@ def denoise_command(run_dir, data, out, key, image_size, overlap, self_ensemble)
             "--self-ensemble restores image files and folders whole; drop it "
             "for arrays and for --image-size."
         )
-    model = aekit.load(run_dir)
+    model = load_run(run_dir, "denoise", "Autoencoder")
     if image_size is None and (self_ensemble or _needs_tiles(model, data)):
         # Any size, in overlapping tiles of the training size blended
         # smoothly; each output keeps its input's bit depth (8 or 16).

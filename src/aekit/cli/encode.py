@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import click
 
-from aekit.cli.options import parse_image_size
+from aekit.cli.options import load_run, parse_image_size
 
 
-def _model(run_dir, guard: bool = True):
-    import aekit
-
-    model = aekit.load(run_dir)
+def _model(run_dir, command: str, *kinds: str, guard: bool = True):
+    model = load_run(run_dir, command, *kinds)
     if not guard and hasattr(model, "guard"):
         model.guard = False
     return model
@@ -76,7 +74,14 @@ def encode_command(run_dir, data, out, key, image_size, strict, nan_policy, no_g
 
     check_out(out, data)
     ds = _data(data, key, image_size, strict, nan_policy)
-    shape = apply_to_file(_model(run_dir, not no_guard), "transform", ds.X, out)
+    shape = apply_to_file(
+        _model(
+            run_dir, "encode", "Autoencoder", "SequenceAutoencoder", guard=not no_guard
+        ),
+        "transform",
+        ds.X,
+        out,
+    )
     click.echo(f"Wrote codes of shape {shape} to {out}")
 
 
@@ -89,7 +94,7 @@ def decode_command(run_dir, codes, out, key, image_size, strict, nan_policy):
     from aekit.workflows import apply_to_file, check_out
 
     check_out(out, codes)
-    model = _model(run_dir)
+    model = _model(run_dir, "decode", "Autoencoder")
     Z = _data(codes, key, image_size, strict, nan_policy).X
     shape = apply_to_file(model, "inverse_transform", Z, out)
     click.echo(f"Wrote decoded data of shape {shape} to {out}")
@@ -108,7 +113,12 @@ def reconstruct_command(
 
     check_out(out, data)
     ds = _data(data, key, image_size, strict, nan_policy)
-    shape = apply_to_file(_model(run_dir, not no_guard), "reconstruct", ds.X, out)
+    shape = apply_to_file(
+        _model(run_dir, "reconstruct", "Autoencoder", guard=not no_guard),
+        "reconstruct",
+        ds.X,
+        out,
+    )
     click.echo(f"Wrote reconstructions of shape {shape} to {out}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from aekit.cli.options import overlap_option, self_ensemble_option
+from aekit.cli.options import load_run, overlap_option, self_ensemble_option
 
 
 @click.command("inpaint")
@@ -25,12 +25,11 @@ from aekit.cli.options import overlap_option, self_ensemble_option
 @self_ensemble_option
 def inpaint_command(run_dir, input_path, mask, out, iterations, overlap, self_ensemble):
     """Fill the masked pixels of INPUT (a file or folder); keep the others exactly."""
-    import aekit
     from aekit.images import restore_files
     from aekit.workflows import check_image_out
 
     check_image_out(out, input_path, mask)
-    model = aekit.load(run_dir)
+    model = load_run(run_dir, "inpaint", "Autoencoder")
     written = restore_files(
         model,
         input_path,
