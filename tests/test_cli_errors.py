@@ -292,3 +292,27 @@ def test_anomalies_on_wrong_data_names_the_detector(files):
     line = error_line(r)
     assert "AnomalyDetector in" in line and "(64,)" in line, line
     assert "Autoencoder" not in line.replace("AnomalyDetector", ""), line
+
+
+# -- an --out that is the input --------------------------------------------------
+@pytest.mark.parametrize(
+    "command, run, data, more",
+    [
+        (["anomalies"], "anomaly", "table.csv", []),
+        (["forecast"], "sequence", "series.csv", []),
+        (["interpolate"], "variational", "table.csv", ["--from", 0, "--to", 1]),
+    ],
+)
+def test_out_that_is_the_input_is_refused(files, command, run, data, more):
+    """The input is left as it was (it would have been replaced by the output)."""
+    path = files["tmp"] / f"in_{run}_{data}"
+    src = files["series" if data == "series.csv" else "table"]
+    if data == "table.csv":
+        np.savetxt(path, np.load(src), delimiter=",")
+    else:
+        path.write_bytes(src.read_bytes())
+    before = path.read_bytes()
+    data_flag = ["--data"] if command == ["interpolate"] else []
+    r = invoke(*command, files[run], *more, *data_flag, path, "-o", path)
+    assert "--out is the input file" in error_line(r)
+    assert path.read_bytes() == before

@@ -60,6 +60,9 @@ def anomalies_command(run_dir, data, out, top, key, image_size):
     """
     if Path(out).suffix.lower() != ".csv":
         raise DataError(f"--out must be a .csv file. Got {out!r}.")
+    from aekit.workflows import check_out
+
+    check_out(out, data)
     det, ds, scores, flags = score_file(
         run_dir, data, key=key, image_size=parse_image_size(image_size)
     )

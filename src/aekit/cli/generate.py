@@ -125,7 +125,9 @@ def interpolate_command(
 
     from aekit.data import load
     from aekit.generation import write_samples
+    from aekit.workflows import check_out
 
+    check_out(out, data)
     model = _variational_model(run_dir, "interpolate")
     size = parse_image_size(image_size)
     ds = load(data, key=key, image_size=size) if data is not None else None

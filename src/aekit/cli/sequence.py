@@ -240,7 +240,10 @@ def forecast_command(run_dir, data, horizon, out, time_column, key):
     .npy/.npz of windows (n, steps, ...), one forecast per window.
     """
     from aekit.data import sequences
+    from aekit.workflows import check_out
 
+    if out is not None:
+        check_out(out, data)
     model = load_run(run_dir, "forecast", "SequenceAutoencoder")
     path = Path(data)
     columns = None
@@ -292,7 +295,9 @@ def predict_command(run_dir, input_path, frames, out, index, key):
     """
     from aekit.data import load
     from aekit.report.animation import prediction_gif
-    from aekit.workflows import write_array
+    from aekit.workflows import check_out, write_array
+
+    check_out(out, input_path)
 
     model = load_run(run_dir, "predict", "SequenceAutoencoder")
     if model.kind_ != "frames":
