@@ -357,6 +357,7 @@ def test_cli_fit_recommend_evaluate(tmp_path):
     )
     assert r.exit_code == 0, r.output
     assert "val_ndcg@100" in r.output
+    assert "warning" not in r.stderr, r.stderr  # no report attempted, none failed
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["estimator"] == "Recommender"
     assert cfg["model"]["latent"]["kind"] == "variational"

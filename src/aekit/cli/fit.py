@@ -584,7 +584,9 @@ def fit_command(
             "above it."
         )
     click.echo(f"Run folder: {out_path}")
-    if not no_report:
+    # The HTML report covers autoencoders and anomaly detectors; a
+    # Recommender's numbers are in summary.json and `aekit evaluate`.
+    if not no_report and type(est).__name__ in ("Autoencoder", "AnomalyDetector"):
         from aekit.report.html import write_report
 
         try:
