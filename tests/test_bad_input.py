@@ -836,3 +836,55 @@ def test_numpy_scalars_pass_the_parameter_check(digits64):
 def test_width_parameters_are_checked(digits64, params, match):
     with pytest.raises(ConfigError, match=match):
         Autoencoder(**{**SMALL, **params}).fit(load("digits"))
+
+
+# -- sizes: refused before they are allocated -----------------------------------
+def _code_size_beyond_memory(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--code-size", "100000000000"],
+        "This model needs 191,107.4 GiB for its 51,300,000,329,280 parameters, "
+        "more than the",
+    )
+
+
+def _hidden_beyond_memory(tmp, run):
+    return (
+        ["fit", "digits", "--out", tmp / "o", "--hidden", "100000000000"],
+        "(by part: architecture 'dense' 84%, latent 'deterministic' 16%)",
+    )
+
+
+@pytest.mark.parametrize(
+    "case",
+    [_code_size_beyond_memory, _hidden_beyond_memory],
+    ids=lambda f: f.__name__.strip("_"),
+)
+def test_cli_model_beyond_memory_one_line_exit_2(case, tmp_path, run_dir):
+    test_cli_bad_input_one_line_exit_2(case, tmp_path, run_dir)
+
+
+def test_training_beyond_memory_is_refused_before_it_starts(digits64, monkeypatch):
+    import aekit.model
+
+    ae = Autoencoder(**SMALL).fit(digits64)
+    weights = sum(p.numel() * p.element_size() for p in ae.module_.parameters())
+    # Room for the weights, not for their gradients and Adam's moments as well.
+    monkeypatch.setattr(aekit.model, "memory_available", lambda: 2 * weights)
+    with pytest.raises(ConfigError, match="Training this model on the CPU needs"):
+        ae.fit(digits64)
+    monkeypatch.setattr(aekit.model, "memory_available", lambda: 3 * weights)
+    ae.fit(digits64)  # three copies fit: the check is not off by one copy
+
+
+def test_an_allocation_failure_at_construction_is_one_clear_error(monkeypatch):
+    import aekit.model
+
+    def fail(self, *args, **kwargs):
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't "
+            "allocate memory: you tried to allocate 102400000000000 bytes."
+        )
+
+    monkeypatch.setattr(torch.nn.Linear, "reset_parameters", fail)
+    with pytest.raises(ConfigError, match="Could not allocate the model's weights"):
+        aekit.model.AutoencoderModule({}, (64,))

@@ -22,6 +22,7 @@ from aekit import (  # noqa: F401  (registries)
     regularizers,
 )
 from aekit.bounds import iwae_from_log_weights
+from aekit.data.sources import available_memory
 from aekit.exceptions import ConfigError
 from aekit.registry import (
     ARCHITECTURES,
@@ -29,6 +30,7 @@ from aekit.registry import (
     LATENTS,
     LIKELIHOODS,
     REGULARIZERS,
+    Component,
 )
 
 
@@ -40,6 +42,59 @@ def default_spec() -> dict[str, Any]:
         "corruption": None,
         "likelihood": {"kind": "gaussian"},
     }
+
+
+def check_memory(model: nn.Module, *, training: bool = False) -> None:
+    """Raise a ConfigError when ``model`` would not fit in the memory available
+    now: its weights (parameters and buffers; on the meta device, where it is
+    built to be measured, they take none) or, with ``training``, what training
+    on the CPU adds to the weights already held: the gradients and Adam's two
+    moments, three copies of the parameters."""
+    parts = {}
+    for name, child in model.named_children():
+        tensors = [*child.parameters()]
+        if not training:
+            tensors += [*child.buffers()]
+        part = f"{child.axis} {child.kind!r}" if isinstance(child, Component) else name
+        size = sum(t.numel() * t.element_size() for t in tensors)
+        parts[part] = 3 * size if training else size
+    need, free = sum(parts.values()), memory_available()
+    if need <= free:
+        return
+    n = sum(p.numel() for p in model.parameters())
+    shares = ", ".join(
+        f"{part} {size / need:.0%}"
+        for part, size in sorted(parts.items(), key=lambda kv: -kv[1])
+        if size >= need / 100
+    )
+    what = (
+        f"Training this model on the CPU needs {_gib(need)} for the gradients and "
+        f"Adam's two moments of its {n:,} parameters"
+        if training
+        else f"This model needs {_gib(need)} for its {n:,} parameters"
+    )
+    raise ConfigError(
+        f"{what}, more than the {_gib(free)} of memory available (by part: "
+        f"{shares}). Use a smaller code_size, smaller layer widths or smaller inputs."
+    )
+
+
+def memory_available() -> int:
+    """Bytes of memory that can be allocated now without swapping: Linux's
+    MemAvailable (free memory and the page cache it can drop), else the free
+    memory :func:`aekit.data.sources.available_memory` reports."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return available_memory()
+
+
+def _gib(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:,.1f} GiB"
 
 
 class AutoencoderModule(nn.Module):
@@ -71,7 +126,23 @@ class AutoencoderModule(nn.Module):
                 f"Unknown model component(s): {', '.join(sorted(unknown))}."
             )
         self.input_shape = tuple(int(s) for s in input_shape)
+        if torch.empty(0).device.type != "meta":  # not the probe itself
+            # Built first without memory, so that a model too large for this
+            # machine is refused before it is allocated, not killed by the
+            # kernel while its weights are initialised.
+            with torch.device("meta"):
+                check_memory(AutoencoderModule(spec, self.input_shape))
+        try:
+            self._build(spec)
+        except RuntimeError as exc:  # torch.OutOfMemoryError included
+            if "alloc" not in str(exc) and "out of memory" not in str(exc):
+                raise
+            raise ConfigError(
+                f"Could not allocate the model's weights ({str(exc).splitlines()[0]}"
+                "); use a smaller code_size, smaller layer widths or smaller inputs."
+            ) from None
 
+    def _build(self, spec: dict[str, Any]) -> None:
         cls, cfg = ARCHITECTURES.config(spec["architecture"])
         self.architecture = cls(cfg, input_shape=self.input_shape)
         cls, cfg = LATENTS.config(spec["latent"])

@@ -30,7 +30,7 @@ from aekit.estimators.generative import GenerativeMixin
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
 from aekit.losses import LOSS_ALIASES
 from aekit.metrics import compression, error_summary
-from aekit.model import AutoencoderModule
+from aekit.model import AutoencoderModule, check_memory
 from aekit.registry import (
     ARCHITECTURES,
     CORRUPTIONS,
@@ -580,6 +580,8 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         )
         self._warn_overcomplete()
         self._device = resolve_device(self.device)
+        if self._device.type == "cpu":
+            check_memory(self.module_, training=True)
         trainer = Trainer(
             self._trainer_config(seed),
             callbacks=self._callbacks(),

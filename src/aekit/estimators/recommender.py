@@ -63,7 +63,7 @@ from aekit.estimators.base import (
 )
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
 from aekit.io import atomic_write_json
-from aekit.model import AutoencoderModule
+from aekit.model import AutoencoderModule, check_memory
 from aekit.ranking import DEFAULT_KS, RankingAccumulator, top_k
 from aekit.runs import read_run, write_run
 from aekit.training.anneal import LinearAnneal
@@ -402,6 +402,8 @@ class Recommender(BaseEstimator):
         self._device = resolve_device(self.device)
         torch.manual_seed(seed)
         self.module_ = AutoencoderModule(spec, (self.n_features_in_,))
+        if self._device.type == "cpu":
+            check_memory(self.module_, training=True)
         validate = None
         if val is not None and val.nnz:
             validate = self._validator(train, val, seed)

@@ -20,7 +20,7 @@ from aekit.estimators.autoencoder import _read_history, _widths
 from aekit.estimators.base import check_params, register_estimator, seed_from
 from aekit.exceptions import ConfigError, DataError, ModelFileError, NotFittedError
 from aekit.metrics import error_summary, hit_rate_ndcg
-from aekit.model import AutoencoderModule
+from aekit.model import AutoencoderModule, check_memory
 from aekit.ranking import top_k
 from aekit.registry import CORRUPTIONS, LATENTS
 from aekit.runs import read_run, write_run
@@ -534,6 +534,8 @@ class SequenceAutoencoder(TransformerMixin, BaseEstimator):
         torch.manual_seed(seed)
         self.module_ = AutoencoderModule(self._model_spec(), self._input_shape())
         self._device = resolve_device(self.device)
+        if self._device.type == "cpu":
+            check_memory(self.module_, training=True)
         if self.item_transitions:
             arch = self.module_.architecture
             arch.fit_transitions(torch.as_tensor(X_train))  # the integer ids
