@@ -79,7 +79,7 @@ def likelihood_report(
         "kl": e["kl"],
         "active_units": e["active_units"],
     }
-    if iw_samples:
+    if iw_samples is not None:  # 0 reaches log_likelihood, which refuses it
         ll = model.log_likelihood(X, iw_samples=int(iw_samples), random_state=seed)
         report["iwae"] = {
             "k": int(iw_samples),
