@@ -869,10 +869,10 @@ def test_training_beyond_memory_is_refused_before_it_starts(digits64, monkeypatc
     ae = Autoencoder(**SMALL).fit(digits64)
     weights = sum(p.numel() * p.element_size() for p in ae.module_.parameters())
     # Room for the weights, not for their gradients and Adam's moments as well.
-    monkeypatch.setattr(aekit.model, "memory_available", lambda: 2 * weights)
+    monkeypatch.setattr(aekit.model, "allocatable_memory", lambda: 2 * weights)
     with pytest.raises(ConfigError, match="Training this model on the CPU needs"):
         ae.fit(digits64)
-    monkeypatch.setattr(aekit.model, "memory_available", lambda: 3 * weights)
+    monkeypatch.setattr(aekit.model, "allocatable_memory", lambda: 3 * weights)
     ae.fit(digits64)  # three copies fit: the check is not off by one copy
 
 

@@ -483,3 +483,22 @@ def test_empty_npz_says_it_is_empty(tmp_path):
     np.savez(tmp_path / "e.npz")
     with pytest.raises(DataError, match=r"e.npz is empty: it holds no arrays"):
         load(tmp_path / "e.npz")
+
+
+def test_image_size_too_large_for_memory_is_one_error_not_a_skip(tmp_path, monkeypatch):
+    """A --image-size whose resized image cannot fit is refused before the
+    resize (the kernel killed the process), naming the memory it needs; a
+    folder does not skip its images as unreadable for it."""
+    import aekit.data.sources
+    from aekit.exceptions import ConfigError
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(np.full((8, 8), 40 * i, np.uint8)).save(folder / f"{i}.png")
+    monkeypatch.setattr(aekit.data.sources, "allocatable_memory", lambda: 1 << 20)
+    # 2 copies x 4 bytes x 1 band x 256 x 256 = 0.5 MiB: fits; 512 x 512 does not.
+    assert load(str(folder), image_size=(256, 256)).X.shape == (2, 1, 256, 256)
+    for path in (folder, folder / "0.png"):
+        with pytest.raises(ConfigError, match=r"needs 2\.0 MiB .* 1\.0 MiB available"):
+            load(str(path), image_size=(512, 512))

@@ -22,7 +22,7 @@ from aekit import (  # noqa: F401  (registries)
     regularizers,
 )
 from aekit.bounds import iwae_from_log_weights
-from aekit.data.sources import available_memory
+from aekit.data.sources import allocatable_memory
 from aekit.exceptions import ConfigError
 from aekit.registry import (
     ARCHITECTURES,
@@ -58,7 +58,7 @@ def check_memory(model: nn.Module, *, training: bool = False) -> None:
         part = f"{child.axis} {child.kind!r}" if isinstance(child, Component) else name
         size = sum(t.numel() * t.element_size() for t in tensors)
         parts[part] = 3 * size if training else size
-    need, free = sum(parts.values()), memory_available()
+    need, free = sum(parts.values()), allocatable_memory()
     if need <= free:
         return
     n = sum(p.numel() for p in model.parameters())
@@ -77,20 +77,6 @@ def check_memory(model: nn.Module, *, training: bool = False) -> None:
         f"{what}, more than the {_gib(free)} of memory available (by part: "
         f"{shares}). Use a smaller code_size, smaller layer widths or smaller inputs."
     )
-
-
-def memory_available() -> int:
-    """Bytes of memory that can be allocated now without swapping: Linux's
-    MemAvailable (free memory and the page cache it can drop), else the free
-    memory :func:`aekit.data.sources.available_memory` reports."""
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return available_memory()
 
 
 def _gib(n_bytes: int) -> str:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data.validation import check_array, check_layout
-from aekit.exceptions import DataError, WriteError
+from aekit.exceptions import ConfigError, DataError, WriteError
 from aekit.io import atomic_write_rows
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
@@ -379,6 +379,31 @@ def _parquet_columns(table) -> np.ndarray:
 
 
 # -- images -----------------------------------------------------------------
+def _check_resize(path: Path, image_size: tuple[int, int], bands: int) -> None:
+    """Refuse a --image-size whose resized image cannot fit in memory (the
+    kernel would kill the process instead): float32 pixels, twice over (the
+    resize and the copy made of it). A ConfigError: the option is at fault,
+    not the image, which a folder must not skip as unreadable."""
+    from aekit.data.sources import allocatable_memory
+
+    need = 2 * 4 * bands * image_size[0] * image_size[1]
+    free = allocatable_memory()
+    if need > free:
+        raise ConfigError(
+            f"Resizing {path} to {image_size[0]}x{image_size[1]} needs "
+            f"{_size(need)} of memory for that image alone, more than the "
+            f"{_size(free)} available; choose a smaller --image-size."
+        )
+
+
+def _size(n_bytes: int) -> str:
+    return (
+        f"{n_bytes / 2**30:,.1f} GiB"
+        if n_bytes >= 2**30
+        else f"{n_bytes / 2**20:,.1f} MiB"
+    )
+
+
 def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndarray:
     """One image as (C, H, W) in its stored depth.
 
@@ -392,6 +417,8 @@ def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndar
 
     try:
         with Image.open(path) as im:
+            if image_size:
+                _check_resize(path, image_size, len(im.getbands()))
             im.load()
             if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 arr = _wide_pixels(im)
@@ -412,6 +439,8 @@ def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndar
             if image_size:
                 im = im.resize(image_size[::-1], Image.Resampling.BILINEAR)
             arr = np.asarray(im)
+    except ConfigError:
+        raise  # the --image-size, not the image
     except (
         UnidentifiedImageError,
         Image.DecompressionBombError,

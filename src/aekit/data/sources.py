@@ -129,6 +129,20 @@ def available_memory() -> int:
         return 4 << 30
 
 
+def allocatable_memory() -> int:
+    """Bytes of memory that can be allocated now without swapping: Linux's
+    MemAvailable (free memory and the page cache it can drop), else the free
+    memory :func:`available_memory` reports."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return available_memory()
+
+
 def fits_in_memory(n_values: int) -> bool:
     """The rule of ``in_memory="auto"``: ``n_values`` values in float32 take
     less than a quarter of the memory available now."""
