@@ -316,3 +316,40 @@ def test_out_that_is_the_input_is_refused(files, command, run, data, more):
     r = invoke(*command, files[run], *more, *data_flag, path, "-o", path)
     assert "--out is the input file" in error_line(r)
     assert path.read_bytes() == before
+
+
+# -- options that contradict each other ---------------------------------------------
+def test_contamination_and_target_fpr_are_exclusive(files):
+    """Both set the threshold; --target-fpr used to win without a word."""
+    out = files["tmp"] / "both"
+    r = invoke(
+        "fit", files["table"], "--task", "anomaly", "--contamination", 0.1,
+        "--target-fpr", 0.05, "--epochs", 1, "-q", "--out", out,
+    )  # fmt: skip
+    assert "--contamination and --target-fpr both set" in error_line(r)
+    assert not out.exists()
+
+
+def test_task_and_named_model_are_exclusive(files):
+    out = files["tmp"] / "taskmodel"
+    r = invoke("fit", files["table"], "--task", "anomaly", "--model", "multvae",
+               "--epochs", 1, "-q", "--out", out)  # fmt: skip
+    assert "--task anomaly and --model multvae name two" in error_line(r)
+    assert not out.exists()
+
+
+def test_resume_on_other_data_is_refused(files):
+    """--resume continues a fit on its own data, whatever DATA says."""
+    out = files["tmp"] / "resumed"
+    r = invoke("fit", files["table"], "--code-size", 2, "--hidden", 8,
+               "--epochs", 1, "--no-report", "-q", "--out", out)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    before = (out / "fit.json").read_bytes()
+    r = invoke("fit", files["series"], "--resume", "-q", "--out", out)
+    assert "--resume continues a fit on the same data" in error_line(r)
+    assert (out / "fit.json").read_bytes() == before
+    # The same file under another name is the same data: nothing to resume.
+    same = files["tmp"] / "table_link.npy"
+    same.symlink_to(files["table"])
+    r = invoke("fit", same, "--resume", "-q", "--out", out)
+    assert r.exit_code == 0, r.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 import warnings
 from pathlib import Path
@@ -245,6 +246,11 @@ def _estimator_class(task: str = "autoencoder", model: str | None = None):
     from aekit.estimators.base import ESTIMATORS, estimator_for_model
 
     if model not in (None, "autoencoder"):
+        if task not in (None, "autoencoder"):
+            raise ConfigError(
+                f"--task {task} and --model {model} name two different estimators; "
+                "give one of them."
+            )
         return estimator_for_model(model)
     if task not in TASKS:
         raise ConfigError(f"Unknown task {task!r}. Choose one of: {', '.join(TASKS)}.")
@@ -517,6 +523,12 @@ def fit_command(
             raise ConfigError(
                 f"{state_file} is corrupt ({exc}); run without --resume to start over."
             ) from None
+        if not _same_data(state.get("data", data), data):
+            raise ConfigError(
+                f"{out} was fitted on {state['data']}, not {data}: --resume "
+                "continues a fit on the same data. Give that data, or fit "
+                "without --resume."
+            )
         key = key or state.get("key")
         image_size = image_size or state.get("image_size")
         strict = state.get("strict", False) if strict is None else strict
@@ -539,6 +551,12 @@ def fit_command(
         dest = flag.lstrip("-").replace("-", "_")
         if given(ctx, dest):
             data_options[name] = flags[dest]
+    if "contamination" in params and params.get("target_fpr") is not None:
+        raise ConfigError(
+            "--contamination and --target-fpr both set the anomaly threshold (the "
+            "first from the training data, the second from held-out data); give "
+            "one of them."
+        )
     if regularizer:
         params["regularizers"] = tuple(regularizer)
     for name in ("hidden", "decoder_hidden", "regularizers", "channels"):
@@ -601,6 +619,15 @@ def fit_command(
             )
         else:
             click.echo(f"Report: {report}")
+
+
+def _same_data(recorded: str, data: str) -> bool:
+    """Whether ``data`` names what a fit recorded: the same file or folder (as
+    ``os.path.samefile`` sees it), or the same name (``digits``)."""
+    try:
+        return os.path.samefile(recorded, data)
+    except OSError:
+        return str(recorded) == str(data)
 
 
 def _finished_run(out: Path):
