@@ -291,3 +291,15 @@ def test_save_load_and_cli(cancer, cancer_detector, tmp_path):
         cli, ["anomalies", str(tmp_path / "ae"), "digits", "--out", str(out)]
     )
     assert r.exit_code == 2 and "--task anomaly" in r.output, r.output
+
+
+def test_wrong_shaped_data_names_the_detector(cancer_detector):
+    """The check runs in the wrapped autoencoder, which named itself."""
+    from aekit.exceptions import DataError
+
+    for bad, says in [
+        (np.zeros((3, 7)), "X has 7 features, but AnomalyDetector is expecting 30"),
+        (np.zeros((3, 5, 6)), "but this AnomalyDetector was fitted on samples of"),
+    ]:
+        with pytest.raises(DataError, match=says):
+            cancer_detector.decision_function(bad)

@@ -357,7 +357,7 @@ class AnomalyDetector(BaseEstimator):
     @torch.no_grad()
     def _scores(self, X, batch_size: int = 1024) -> np.ndarray:
         ae = self.autoencoder_
-        X = ae._prepare(X)
+        X = ae._prepare(X, owner=type(self).__name__)
         module, device = ae.module_, ae._device
         module.eval()
         w = None

@@ -424,7 +424,7 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         return self.nan_policy
 
     def _validate(
-        self, X, *, reset: bool, finite: bool = True
+        self, X, *, reset: bool, finite: bool = True, owner: str | None = None
     ) -> tuple[np.ndarray, Any]:
         value_range = None
         if isinstance(X, Dataset):
@@ -441,20 +441,23 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         if reset:
             self._set_input(X)
         else:
-            self._check_shape(X)
+            self._check_shape(X, owner)
         return X, value_range
 
-    def _check_shape(self, X: np.ndarray) -> None:
+    def _check_shape(self, X: np.ndarray, owner: str | None = None) -> None:
+        """``owner``: the estimator the user holds, when it wraps this one (an
+        AnomalyDetector), which the message names."""
         got = tuple(X.shape[1:])
         if got == self.input_shape_:
             return
+        name = owner or type(self).__name__
         if len(self.input_shape_) == 1 and len(got) == 1:
             raise DataError(
-                f"X has {got[0]} features, but {type(self).__name__} is expecting "
+                f"X has {got[0]} features, but {name} is expecting "
                 f"{self.input_shape_[0]} features as input."
             )
         raise DataError(
-            f"X has samples of shape {got}, but this {type(self).__name__} was fitted "
+            f"X has samples of shape {got}, but this {name} was fitted "
             f"on samples of shape {self.input_shape_}."
         )
 
@@ -682,12 +685,15 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         return out
 
     # -- inference ------------------------------------------------------------
-    def _prepare(self, X, *, finite: bool = True) -> np.ndarray:
+    def _prepare(
+        self, X, *, finite: bool = True, owner: str | None = None
+    ) -> np.ndarray:
         """``X`` validated for inference; ``finite=False`` leaves the NaN and
         inf check (under ``nan_policy="error"``) to :meth:`_guarded`, which
-        runs it on each batch as the model reads it."""
+        runs it on each batch as the model reads it; ``owner`` names a
+        wrapping estimator in errors (:meth:`_check_shape`)."""
         self._check_fitted()
-        X, _ = self._validate(X, reset=False, finite=finite)
+        X, _ = self._validate(X, reset=False, finite=finite, owner=owner)
         return X
 
     def transform(self, X, *, sample: bool = False, random_state=None) -> np.ndarray:
