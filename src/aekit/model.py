@@ -22,7 +22,7 @@ from aekit import (  # noqa: F401  (registries)
     regularizers,
 )
 from aekit.bounds import iwae_from_log_weights
-from aekit.data.sources import allocatable_memory
+from aekit.data.sources import allocatable_memory, format_bytes
 from aekit.exceptions import ConfigError
 from aekit.registry import (
     ARCHITECTURES,
@@ -68,19 +68,15 @@ def check_memory(model: nn.Module, *, training: bool = False) -> None:
         if size >= need / 100
     )
     what = (
-        f"Training this model on the CPU needs {_gib(need)} for the gradients and "
-        f"Adam's two moments of its {n:,} parameters"
+        f"Training this model on the CPU needs {format_bytes(need)} for the "
+        f"gradients and Adam's two moments of its {n:,} parameters"
         if training
-        else f"This model needs {_gib(need)} for its {n:,} parameters"
+        else f"This model needs {format_bytes(need)} for its {n:,} parameters"
     )
     raise ConfigError(
-        f"{what}, more than the {_gib(free)} of memory available (by part: "
+        f"{what}, more than the {format_bytes(free)} of memory available (by part: "
         f"{shares}). Use a smaller code_size, smaller layer widths or smaller inputs."
     )
-
-
-def _gib(n_bytes: int) -> str:
-    return f"{n_bytes / 2**30:,.1f} GiB"
 
 
 class AutoencoderModule(nn.Module):

@@ -49,7 +49,7 @@ def check_out(out: str | os.PathLike, *inputs: str | os.PathLike | None) -> None
             continue
         inp = Path(inp)
         kind = "folder" if inp.is_dir() else "file"
-        if _same_file(out, inp):
+        if same_file(out, inp):
             raise ConfigError(
                 f"--out is the input {kind} ({inp}); choose another path."
             )
@@ -77,7 +77,10 @@ def check_image_out(
             check_out(dst, src, *others)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether ``a`` and ``b`` name one file or folder: through links (hard
+    ones too) where both exist, else by their resolved paths."""
+    a, b = Path(a), Path(b)
     try:
         return os.path.samefile(a, b)  # hard links too
     except OSError:  # one does not exist (yet), e.g. "folder/missing/.."

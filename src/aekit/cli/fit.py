@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import time
 import warnings
 from pathlib import Path
@@ -523,7 +522,9 @@ def fit_command(
             raise ConfigError(
                 f"{state_file} is corrupt ({exc}); run without --resume to start over."
             ) from None
-        if not _same_data(state.get("data", data), data):
+        from aekit.workflows import same_file
+
+        if not same_file(state.get("data", data), data):
             raise ConfigError(
                 f"{out} was fitted on {state['data']}, not {data}: --resume "
                 "continues a fit on the same data. Give that data, or fit "
@@ -619,15 +620,6 @@ def fit_command(
             )
         else:
             click.echo(f"Report: {report}")
-
-
-def _same_data(recorded: str, data: str) -> bool:
-    """Whether ``data`` names what a fit recorded: the same file or folder (as
-    ``os.path.samefile`` sees it), or the same name (``digits``)."""
-    try:
-        return os.path.samefile(recorded, data)
-    except OSError:
-        return str(recorded) == str(data)
 
 
 def _finished_run(out: Path):

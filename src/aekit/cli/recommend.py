@@ -70,16 +70,24 @@ def recommend_sequences(model, history, k: int, exclude_seen: bool):
 
 
 def recommend_run(
-    run_dir, *, users=(), history=None, k: int = 10, exclude_seen: bool = True
+    run_dir,
+    *,
+    users=(),
+    history=None,
+    k: int = 10,
+    exclude_seen: bool = True,
+    model=None,
 ) -> list[dict]:
     """Recommendations as a list of {"user"/"history", "items": [...]} dicts.
 
     For a Recommender: known users, or a new user's items. (Sequence models
     rank each line of a history file in order: see ``recommend_sequences``.)
+    ``model``: the Recommender in ``run_dir``, when the caller has loaded it.
     """
     import numpy as np
 
-    model = load_run(run_dir, "recommend", "Recommender")
+    if model is None:
+        model = load_run(run_dir, "recommend", "Recommender")
     if bool(users) == (history is not None):
         raise ConfigError("Pass --user ID (one or more) or --history FILE.")
     if users:
@@ -169,7 +177,12 @@ def recommend_command(run_dir, users, history, k, include_seen, as_json):
             )
         return
     result = recommend_run(
-        run_dir, users=users, history=history, k=k, exclude_seen=not include_seen
+        run_dir,
+        users=users,
+        history=history,
+        k=k,
+        exclude_seen=not include_seen,
+        model=model,
     )
     if as_json:
         click.echo(json.dumps(result, indent=2))

@@ -384,24 +384,16 @@ def _check_resize(path: Path, image_size: tuple[int, int], bands: int) -> None:
     kernel would kill the process instead): float32 pixels, twice over (the
     resize and the copy made of it). A ConfigError: the option is at fault,
     not the image, which a folder must not skip as unreadable."""
-    from aekit.data.sources import allocatable_memory
+    from aekit.data.sources import allocatable_memory, format_bytes
 
     need = 2 * 4 * bands * image_size[0] * image_size[1]
     free = allocatable_memory()
     if need > free:
         raise ConfigError(
             f"Resizing {path} to {image_size[0]}x{image_size[1]} needs "
-            f"{_size(need)} of memory for that image alone, more than the "
-            f"{_size(free)} available; choose a smaller --image-size."
+            f"{format_bytes(need)} of memory for that image alone, more than the "
+            f"{format_bytes(free)} available; choose a smaller --image-size."
         )
-
-
-def _size(n_bytes: int) -> str:
-    return (
-        f"{n_bytes / 2**30:,.1f} GiB"
-        if n_bytes >= 2**30
-        else f"{n_bytes / 2**20:,.1f} MiB"
-    )
 
 
 def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndarray:

@@ -143,6 +143,13 @@ def allocatable_memory() -> int:
     return available_memory()
 
 
+def format_bytes(n_bytes: int) -> str:
+    """A memory size for a message: GiB, or MiB below one GiB."""
+    if n_bytes >= 2**30:
+        return f"{n_bytes / 2**30:,.1f} GiB"
+    return f"{n_bytes / 2**20:,.1f} MiB"
+
+
 def fits_in_memory(n_values: int) -> bool:
     """The rule of ``in_memory="auto"``: ``n_values`` values in float32 take
     less than a quarter of the memory available now."""
