@@ -395,6 +395,33 @@ def test_fit_over_an_earlier_run_removes_its_files_only(run, fitted):
     assert json.loads((fitted / "config.json").read_text())["params"]["epochs"] == 1
 
 
+def test_fit_sequence_over_an_earlier_run_removes_its_files_only(run, fitted, tmp_path):
+    series = tmp_path / "series.csv"
+    t = np.arange(40) / 5
+    series.write_text(
+        "a,b\n" + "".join(f"{np.sin(v):.5f},{np.cos(v):.5f}\n" for v in t)
+    )
+    (fitted / "report.html").write_text("the earlier model's report")
+    (fitted / "notes.txt").write_text("the user's")
+    r = run(
+        "fit-sequence", series, "--out", fitted, "--window", 6, "--horizon", 1,
+        "--hidden-size", 4, "--code-size", 2, "--epochs", 1, "-q",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in fitted.iterdir())
+    # The dense run's fit.json and report are gone: `fit --resume` and
+    # `aekit report` no longer mistake the folder for that run.
+    assert names == [
+        "config.json",
+        "history.csv",
+        "model.safetensors",
+        "notes.txt",
+        "summary.json",
+    ]
+    config = json.loads((fitted / "config.json").read_text())
+    assert config["estimator"] == "SequenceAutoencoder"
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
 def test_read_only_output_is_refused(run, fitted, tmp_path, suffix):
     import stat

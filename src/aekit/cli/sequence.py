@@ -17,6 +17,7 @@ import numpy as np
 
 from aekit.cli.options import load_run, parse_ints
 from aekit.exceptions import ConfigError, DataError
+from aekit.runs import remove_stale, run_files
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".txt", ".data"}
 
@@ -198,6 +199,7 @@ def fit_sequence_command(
         params["frame_channels"] = parse_ints(frame_channels, name="frame-channels")
     t0 = time.perf_counter()
     est = SequenceAutoencoder(**params).fit(X)
+    earlier = run_files(out)  # an earlier run's files: removed unless written again
     est.save(
         out,
         extra_summary={
@@ -205,6 +207,7 @@ def fit_sequence_command(
             "wall_seconds": time.perf_counter() - t0,
         },
     )
+    remove_stale(out, earlier)
     last = est.history_[-1]
     click.echo(
         f"Fitted SequenceAutoencoder ({est.kind_}) on {len(X)} windows of "
