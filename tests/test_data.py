@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import warnings
 
 import numpy as np
 import pytest
 from PIL import Image
+from skimage import data as skdata
 
 from aekit.data import load
 from aekit.exceptions import DataError
@@ -366,6 +368,90 @@ def test_float_and_32bit_integer_tiffs_keep_their_values(tmp_path):
     one = load(tmp_path / "counts.tif")
     assert one.X.dtype == np.float32 and one.value_range is None
     np.testing.assert_array_equal(one.X[0, 0], counts)
+
+
+def test_16bit_and_float_colour_tiffs_keep_their_values(tmp_path):
+    """Pillow opens 16-bit colour TIFFs as 8-bit RGB (3000 became 11) and
+    float ones not at all: aekit reads them with tifffile, contiguous or
+    planar, alpha dropped."""
+    import tifffile
+
+    from aekit.data.readers import read_image
+    from aekit.images import encode_image
+
+    rgb = (skdata.astronaut()[:20, :30].astype(np.uint16) * 257).transpose(2, 0, 1)
+    rgb[0, 0, 0] = 3000  # not a multiple of 257: the low byte matters
+    rgba = np.concatenate([rgb, np.full((1, 20, 30), 65535, np.uint16)])
+    tifffile.imwrite(tmp_path / "contig.tif", rgb.transpose(1, 2, 0), photometric="rgb")
+    tifffile.imwrite(
+        tmp_path / "planar.tif", rgb, photometric="rgb", planarconfig="separate"
+    )
+    tifffile.imwrite(
+        tmp_path / "alpha.tif",
+        rgba.transpose(1, 2, 0),
+        photometric="rgb",
+        extrasamples=[2],
+    )
+    for name in ("contig.tif", "planar.tif", "alpha.tif"):
+        got = read_image(tmp_path / name)
+        assert got.dtype == np.uint16, name
+        np.testing.assert_array_equal(got, rgb, err_msg=name)
+    ds = load(tmp_path / "contig.tif", image_size=(10, 15))
+    assert ds.X.dtype == np.uint16 and ds.X.shape == (1, 3, 10, 15)
+    assert abs(ds.X.mean() - rgb.mean()) < 0.02 * 65535
+    # Written back as TIFF through tifffile: the same 16 bits.
+    (tmp_path / "out.tif").write_bytes(encode_image(rgb, ".tif"))
+    np.testing.assert_array_equal(read_image(tmp_path / "out.tif"), rgb)
+    with pytest.raises(DataError, match="16 bits per colour channel.*write .tif"):
+        encode_image(rgb, ".png")
+    # Float and 32-bit colour TIFFs, which Pillow cannot open at all.
+    unit = (rgb / 65535).astype(np.float32)
+    tifffile.imwrite(tmp_path / "float.tif", unit.transpose(1, 2, 0), photometric="rgb")
+    got = read_image(tmp_path / "float.tif")
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, unit)
+    wide = rgb.astype(np.uint32).transpose(1, 2, 0)
+    tifffile.imwrite(tmp_path / "u32.tif", wide, photometric="rgb")
+    with pytest.raises(DataError, match="u32.tif holds uint32 pixels; aekit reads"):
+        read_image(tmp_path / "u32.tif")
+
+
+def test_16bit_colour_pngs_are_read_at_8_bits_with_a_warning(tmp_path):
+    """Pillow reads no more than 8 bits of a 16-bit colour PNG: the loss is
+    said, per file, or once for a folder."""
+    from aekit.data.readers import read_image
+    from aekit.denoising import png_bytes
+    from aekit.images import PatchSource
+
+    rgb = (skdata.astronaut()[:8, :10].astype(np.uint16) * 257).transpose(2, 0, 1)
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        (folder / name).write_bytes(png_bytes(rgb))
+    (folder / "c.png").write_bytes(png_bytes((rgb >> 8).astype(np.uint8)))
+    with pytest.warns(
+        UserWarning, match=r"a.png: 16 bits per colour channel, read at 8"
+    ):
+        got = read_image(folder / "a.png")
+    assert got.dtype == np.uint8
+    np.testing.assert_array_equal(got, rgb >> 8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        ds = load(folder)
+    messages = [str(w.message) for w in caught]
+    assert messages == [
+        f"2 image(s) in {folder} (e.g. a.png) have 16 bits per colour channel, "
+        "read at 8 (Pillow reads no more of their format); convert them to 16-bit "
+        "TIFFs to keep their full depth."
+    ]
+    assert ds.X.dtype == np.uint8 and ds.X.shape == (3, 3, 8, 10)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        PatchSource.from_path(folder, patch_size=4, n_patches=2)
+    assert [str(w.message) for w in caught] == messages  # patches: the same
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 8-bit colour: nothing to say
+        read_image(folder / "c.png")
 
 
 def test_16bit_png_that_pillow_opens_as_mode_i_stays_16bit():

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import math
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from aekit.data.readers import IMAGE_SUFFIXES, read_image
+from aekit.data.readers import (
+    IMAGE_SUFFIXES,
+    NARROWED,
+    narrowed_message,
+    read_image,
+)
 from aekit.exceptions import ConfigError, DataError
 from aekit.io import atomic_write_bytes
 
@@ -54,8 +60,10 @@ def image_files(path: str | Path) -> list[Path]:
 def encode_image(image: np.ndarray, suffix: str = ".png", **save_kwargs) -> bytes:
     """The bytes of ``image`` ((C, H, W) or (H, W), uint8 or uint16) as a file.
 
-    8-bit images keep 8 bits; 16-bit grayscale keeps 16 bits in PNG and TIFF.
-    JPEG holds 8 bits only: 16-bit input is rejected rather than silently cut.
+    8-bit images keep 8 bits; 16-bit grayscale keeps 16 bits in PNG and TIFF,
+    16-bit colour in TIFF (through tifffile). JPEG holds 8 bits only, and
+    Pillow writes colour PNGs at 8 bits: 16-bit input is rejected there
+    rather than silently cut.
     """
     from PIL import Image
 
@@ -68,10 +76,7 @@ def encode_image(image: np.ndarray, suffix: str = ".png", **save_kwargs) -> byte
     )
     if arr.dtype == np.uint16:
         if arr.ndim == 3:
-            raise DataError(
-                "16-bit colour images cannot be written by Pillow; write 16-bit "
-                "grayscale, or convert to 8 bits first."
-            )
+            return _colour_tiff_bytes(arr, suffix)
         if fmt not in ("PNG", "TIFF"):
             raise DataError(
                 f"{suffix} holds 8 bits per channel, but the image is 16-bit; write "
@@ -84,6 +89,21 @@ def encode_image(image: np.ndarray, suffix: str = ".png", **save_kwargs) -> byte
         raise DataError(f"Images are written as uint8 or uint16. Got {arr.dtype}.")
     buf = io.BytesIO()
     im.save(buf, format=fmt, **save_kwargs)
+    return buf.getvalue()
+
+
+def _colour_tiff_bytes(arr: np.ndarray, suffix: str) -> bytes:
+    """A 16-bit (H, W, 3) image as TIFF bytes, through tifffile: Pillow
+    writes colour at 8 bits per channel only."""
+    import tifffile
+
+    if suffix not in (".tif", ".tiff"):
+        raise DataError(
+            f"The image has 16 bits per colour channel, which Pillow cannot write "
+            f"as {suffix}; write .tif to keep them, or convert to 8 bits first."
+        )
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, arr, photometric="rgb")
     return buf.getvalue()
 
 
@@ -286,8 +306,15 @@ class PatchSource:
     @classmethod
     def from_path(cls, path: str | Path, patch_size=64, n_patches=4096, **kwargs):
         """Patches of the image file, or of every image in the folder."""
-        files = image_files(path)
-        images = [read_image(f) for f in files]
+        files, narrowed = image_files(path), []
+        images = [read_image(f, narrowed=narrowed) for f in files]
+        if narrowed:
+            warnings.warn(
+                narrowed_message(Path(path), narrowed)
+                if Path(path).is_dir()
+                else f"{path}: {NARROWED}",
+                stacklevel=2,
+            )
         chans = {im.shape[0] for im in images}
         if len(chans) > 1:  # mixed grayscale and colour: promote to RGB
             images = [np.repeat(im, 3, 0) if im.shape[0] == 1 else im for im in images]

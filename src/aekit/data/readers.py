@@ -396,14 +396,26 @@ def _check_resize(path: Path, image_size: tuple[int, int], bands: int) -> None:
         )
 
 
-def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndarray:
+def read_image(
+    path: Path,
+    image_size: tuple[int, int] | None = None,
+    *,
+    narrowed: list[Path] | None = None,
+) -> np.ndarray:
     """One image as (C, H, W) in its stored depth.
 
     8-bit images come as uint8 and 16-bit ones as uint16, whose full ranges
-    (0-255, 0-65535) scale to [0, 1]. 32-bit float images (TIFF mode "F")
-    come as float32 with their values kept, and so do 32-bit integer ones
-    (TIFF mode "I"), which declare no range to scale by: a model scales
-    them as it scales any float data.
+    (0-255, 0-65535) scale to [0, 1]; 16-bit colour TIFFs too, read with
+    tifffile (Pillow would cut them to 8 bits). 32-bit float images (TIFF
+    mode "F") come as float32 with their values kept, and so do 32-bit
+    integer ones (TIFF mode "I"), which declare no range to scale by: a
+    model scales them as it scales any float data.
+
+    TIFFs that Pillow cannot open (float or 32-bit colour) are read with
+    tifffile too. Pillow reads 16-bit colour PNGs (and PPMs) at 8 bits per
+    channel only: they come as uint8 with a warning that names the file,
+    or, given a list ``narrowed``, appended to it for the caller to report
+    once.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -411,19 +423,16 @@ def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndar
         with Image.open(path) as im:
             if image_size:
                 _check_resize(path, image_size, len(im.getbands()))
+            if _wide_colour(im):
+                if im.format == "TIFF":
+                    return _resized(_tiff_pixels(path), image_size)
+                if narrowed is None:
+                    warnings.warn(f"{path}: {NARROWED}", stacklevel=2)
+                else:
+                    narrowed.append(path)
             im.load()
             if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-                arr = _wide_pixels(im)
-                if image_size:
-                    resized = np.asarray(
-                        Image.fromarray(arr.astype(np.float32)).resize(
-                            image_size[::-1], Image.Resampling.BILINEAR
-                        )
-                    )
-                    if arr.dtype == np.uint16:
-                        resized = resized.round().clip(0, 65535)
-                    arr = resized.astype(arr.dtype)
-                return arr[None]
+                return _resized(_wide_pixels(im)[None], image_size)
             if im.mode not in ("L", "RGB"):
                 im = im.convert(
                     "RGB" if im.mode in ("RGBA", "P", "CMYK", "YCbCr") else "L"
@@ -433,13 +442,86 @@ def read_image(path: Path, image_size: tuple[int, int] | None = None) -> np.ndar
             arr = np.asarray(im)
     except ConfigError:
         raise  # the --image-size, not the image
-    except (
-        UnidentifiedImageError,
-        Image.DecompressionBombError,
-        *PARSE_ERRORS,
-    ) as exc:
+    except UnidentifiedImageError as exc:
+        if Path(path).suffix.lower() not in (".tif", ".tiff"):
+            raise DataError(f"{path} is not a readable image ({exc}).") from None
+        if image_size:
+            _check_resize(path, image_size, 3)
+        return _resized(_tiff_pixels(path), image_size)
+    except (Image.DecompressionBombError, *PARSE_ERRORS) as exc:
         raise DataError(f"{path} is not a readable image ({exc}).") from None
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+
+
+NARROWED = (
+    "16 bits per colour channel, read at 8 (Pillow reads no more of this "
+    "format); convert it to a 16-bit TIFF to keep its full depth."
+)
+
+
+def _wide_colour(im) -> bool:
+    """True for a colour image of more than 8 bits per channel, which Pillow
+    opens as 8-bit RGB or RGBA."""
+    if im.mode not in ("RGB", "RGBA"):
+        return False
+    if im.format == "TIFF":
+        bits = im.tag_v2.get(258, 8)  # BitsPerSample, one per channel
+        return max(bits if isinstance(bits, tuple) else (bits,)) > 8
+    rawmodes = (t.args[0] if isinstance(t.args, tuple) else t.args for t in im.tile)
+    return any(";16" in str(raw) for raw in rawmodes)
+
+
+def _tiff_pixels(path: Path) -> np.ndarray:
+    """The first page of a TIFF that Pillow cuts or cannot open (16-bit or
+    float colour), through tifffile, as (C, H, W): uint8, uint16 or float32,
+    RGB with alpha dropped as Pillow's conversion to RGB drops it."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            arr, axes = page.asarray(), page.axes
+    except (tifffile.TiffFileError, ValueError, OSError) as exc:
+        raise DataError(f"{path} is not a readable image ({exc}).") from None
+    if axes == "YX":
+        arr = arr[None]
+    elif axes in ("YXS", "SYX") and arr.shape[axes.index("S")] in (3, 4):
+        arr = np.moveaxis(arr, axes.index("S"), 0)[:3]
+    else:
+        raise DataError(
+            f"{path} is a TIFF of axes {axes!r} and shape {arr.shape}, which aekit "
+            "does not read; save it as one grayscale or RGB image."
+        )
+    if arr.dtype.kind == "f":
+        return np.ascontiguousarray(arr, np.float32)
+    if arr.dtype not in (np.uint8, np.uint16):
+        raise DataError(
+            f"{path} holds {arr.dtype} pixels; aekit reads 8- and 16-bit "
+            "and float images. Convert it to one of those."
+        )
+    return np.ascontiguousarray(arr)
+
+
+def _resized(arr: np.ndarray, image_size) -> np.ndarray:
+    """A (C, H, W) uint16 or float32 image resized to ``image_size``
+    (bilinear, channel by channel in float32; 16 bits rounded back)."""
+    from PIL import Image
+
+    if not image_size:
+        return arr
+    out = np.stack(
+        [
+            np.asarray(
+                Image.fromarray(band.astype(np.float32)).resize(
+                    image_size[::-1], Image.Resampling.BILINEAR
+                )
+            )
+            for band in arr
+        ]
+    )
+    if arr.dtype == np.uint16:
+        out = out.round().clip(0, 65535)
+    return out.astype(arr.dtype)
 
 
 def _wide_pixels(im) -> np.ndarray:
@@ -480,8 +562,8 @@ def read_image_folder(
             "a folder of images or to a data file."
         )
     classes = sorted({f.parent.relative_to(path).as_posix() for f in files})
-    kept, skipped = [], []
-    images = _decode_images(files, image_size, strict, kept, skipped)
+    kept, skipped, narrowed = [], [], []
+    images = _decode_images(files, image_size, strict, kept, skipped, narrowed)
     first = next(images, None)
     images = itertools.chain([] if first is None else [first], images)
     folder = None
@@ -498,6 +580,8 @@ def read_image_folder(
             shutil.rmtree(folder, ignore_errors=True)
             raise
     try:
+        if narrowed:
+            warnings.warn(narrowed_message(path, narrowed), stacklevel=3)
         if skipped:
             names = ", ".join(str(f.relative_to(path)) for f, _ in skipped[:10])
             warnings.warn(
@@ -532,11 +616,23 @@ def read_image_folder(
     )
 
 
-def _decode_images(files, image_size, strict, kept, skipped):
-    """Yield the readable images of ``files``; append to ``kept`` and ``skipped``."""
+def narrowed_message(path: Path, narrowed: list[Path]) -> str:
+    """One warning for the 16-bit colour PNGs of a folder (:func:`read_image`),
+    ``narrowed`` holding paths under ``path``."""
+    return (
+        f"{len(narrowed)} image(s) in {path} (e.g. "
+        f"{Path(narrowed[0]).relative_to(path)}) have 16 bits per colour "
+        "channel, read at 8 (Pillow reads no more of their format); convert "
+        "them to 16-bit TIFFs to keep their full depth."
+    )
+
+
+def _decode_images(files, image_size, strict, kept, skipped, narrowed):
+    """Yield the readable images of ``files``; append to ``kept``, ``skipped``
+    and ``narrowed`` (:func:`read_image`)."""
     for f in files:
         try:
-            im = read_image(f, image_size)
+            im = read_image(f, image_size, narrowed=narrowed)
         except DataError as exc:
             if strict:
                 raise
