@@ -297,6 +297,38 @@ def test_write_error_is_an_oserror_and_keeps_the_old_file(tmp_path, monkeypatch)
     assert target.read_bytes() == b"old" and len(list(tmp_path.iterdir())) == 1
 
 
+def test_writes_go_through_symbolic_links(tmp_path):
+    """A symlinked output keeps its link: the file it points to is replaced
+    (a rename over the link replaced the link with a new file beside it)."""
+    from aekit.io import (
+        KeptFile,
+        atomic_write_bytes,
+        atomic_write_many,
+        atomic_write_rows,
+    )
+
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "a.bin").write_bytes(b"old")
+    links = tmp_path / "links"
+    links.mkdir()
+    for name in ("a.bin", "b.npy", "c.bin"):
+        (links / name).symlink_to(store / name)
+    atomic_write_bytes(links / "a.bin", b"new")
+    atomic_write_rows(links / "b.npy", [np.ones((2, 3)), np.zeros((1, 3))], 3)
+    atomic_write_many({links / "c.bin": b"many"})
+    assert all((links / name).is_symlink() for name in ("a.bin", "b.npy", "c.bin"))
+    assert (store / "a.bin").read_bytes() == b"new"
+    assert np.load(store / "b.npy").tolist() == [[1, 1, 1], [1, 1, 1], [0, 0, 0]]
+    assert (store / "c.bin").read_bytes() == b"many"
+    kept = KeptFile(links / "a.bin")
+    atomic_write_bytes(links / "a.bin", b"newer")
+    kept.restore()
+    assert (links / "a.bin").is_symlink() and (store / "a.bin").read_bytes() == b"new"
+    assert sorted(p.name for p in links.iterdir()) == ["a.bin", "b.npy", "c.bin"]
+    assert sorted(p.name for p in store.iterdir()) == ["a.bin", "b.npy", "c.bin"]
+
+
 # -- divergence ---------------------------------------------------------------------
 class Poison:
     """Makes the loss NaN from epoch ``at`` (1-based), ``times`` times."""

@@ -2,7 +2,8 @@
 
 A reader sees the old file or the new one, never half of one; a failed write
 (full disk, Ctrl-C) leaves the old file as it was, and a read-only file (no
-write permission) is refused rather than replaced.
+write permission) is refused rather than replaced. A path that is a symbolic
+link is written through: the file it points to is replaced, the link stays.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ def _replacing(path: Path):
     removed, ``path`` is left as it was, and an operating-system failure
     becomes a :class:`~aekit.exceptions.WriteError` naming ``path``."""
     tmp = None
+    path = through_links(path)
     try:
         check_writable(path)
         fd, tmp = _temp_beside(path)
@@ -141,6 +143,14 @@ def check_writable(path: str | os.PathLike) -> None:
     )
 
 
+def through_links(path: str | os.PathLike) -> Path:
+    """Where a write to ``path`` lands: the file that a symbolic link points
+    to (renaming over the link would replace the link, not its file), else
+    ``path``."""
+    path = Path(path)
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def _temp_beside(path: Path) -> tuple[int, str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(
@@ -196,12 +206,12 @@ def atomic_write_many(files: dict[str | os.PathLike, bytes]) -> None:
     (renames need no new space). A full disk, or a read-only file among them,
     therefore fails before any old file is replaced.
     """
+    files = {through_links(path): data for path, data in files.items()}
     for path in files:
         check_writable(path)
     staged: list[tuple[str, Path]] = []
     try:
         for path, data in files.items():
-            path = Path(path)
             try:
                 fd, tmp = _temp_beside(path)
                 staged.append((tmp, path))
@@ -235,7 +245,7 @@ class KeptFile:
     """
 
     def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
+        self.path = through_links(path)
         self._copy = None
         if self.path.is_file():
             fd, tmp = _temp_beside(self.path)
