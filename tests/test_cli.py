@@ -422,6 +422,43 @@ def test_fit_sequence_over_an_earlier_run_removes_its_files_only(run, fitted, tm
     assert config["estimator"] == "SequenceAutoencoder"
 
 
+def test_float_tiffs_are_denoised_into_float_tiffs(run, tmp_path):
+    """Micrographs often come as float32 TIFFs: a model fitted on them
+    writes float32 TIFFs back (grayscale through Pillow's reader, colour
+    through tifffile), and refuses .png, which holds no floats, in one line."""
+    from PIL import Image
+    from skimage import data as skdata
+
+    from aekit.data.readers import read_image
+    from aekit.images import encode_image
+
+    cam = skdata.camera().astype(np.float32) / 255
+    folder = tmp_path / "float"
+    folder.mkdir()
+    for i in range(3):
+        Image.fromarray(np.ascontiguousarray(cam[i * 90 : i * 90 + 80, :96])).save(
+            folder / f"{i}.tif"
+        )
+    fit = ["--architecture", "conv", "--patch-size", 32, "--patches", 64]
+    r = run("fit", folder, "--out", tmp_path / "run", *fit, "--epochs", 1, "-q")
+    assert r.exit_code == 0, r.output
+    r = run("denoise", tmp_path / "run", folder, "--out", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    for i in range(3):
+        got = read_image(tmp_path / "out" / f"{i}.tif")
+        assert got.dtype == np.float32 and got.shape == (1, 80, 96)
+        assert 0 <= got.min() and got.max() <= 1  # [0, 1] input stays in [0, 1]
+    r = run("denoise", tmp_path / "run", folder / "0.tif", "--out", tmp_path / "o.png")
+    assert r.exit_code == 2 and not (tmp_path / "o.png").exists()
+    assert r.stderr.strip() == (
+        "aekit: error: .png cannot hold float pixels; write .tif to keep them, or "
+        "convert the image to 8 or 16 bits first."
+    )
+    rgb = np.stack([cam[:40, :50], cam[40:80, :50], cam[80:120, :50]])
+    (tmp_path / "rgb.tif").write_bytes(encode_image(rgb, ".tif"))
+    np.testing.assert_array_equal(read_image(tmp_path / "rgb.tif"), rgb)
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
 def test_read_only_output_is_refused(run, fitted, tmp_path, suffix):
     import stat

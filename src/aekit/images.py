@@ -58,12 +58,13 @@ def image_files(path: str | Path) -> list[Path]:
 
 
 def encode_image(image: np.ndarray, suffix: str = ".png", **save_kwargs) -> bytes:
-    """The bytes of ``image`` ((C, H, W) or (H, W), uint8 or uint16) as a file.
+    """The bytes of ``image`` ((C, H, W) or (H, W), uint8, uint16 or float)
+    as a file.
 
     8-bit images keep 8 bits; 16-bit grayscale keeps 16 bits in PNG and TIFF,
-    16-bit colour in TIFF (through tifffile). JPEG holds 8 bits only, and
-    Pillow writes colour PNGs at 8 bits: 16-bit input is rejected there
-    rather than silently cut.
+    16-bit colour and float32 pixels in TIFF (through tifffile). JPEG holds
+    8 bits only, Pillow writes colour PNGs at 8 bits and no PNG holds
+    floats: such input is rejected there rather than silently cut.
     """
     from PIL import Image
 
@@ -74,9 +75,22 @@ def encode_image(image: np.ndarray, suffix: str = ".png", **save_kwargs) -> byte
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(
         suffix, suffix.lstrip(".").upper()
     )
+    if arr.dtype.kind == "f":
+        if fmt != "TIFF":
+            raise DataError(
+                f"{suffix} cannot hold float pixels; write .tif to keep them, or "
+                "convert the image to 8 or 16 bits first."
+            )
+        return _tiff_bytes(arr.astype(np.float32, copy=False))
     if arr.dtype == np.uint16:
         if arr.ndim == 3:
-            return _colour_tiff_bytes(arr, suffix)
+            if fmt != "TIFF":
+                raise DataError(
+                    f"The image has 16 bits per colour channel, which Pillow cannot "
+                    f"write as {suffix}; write .tif to keep them, or convert to 8 "
+                    "bits first."
+                )
+            return _tiff_bytes(arr)
         if fmt not in ("PNG", "TIFF"):
             raise DataError(
                 f"{suffix} holds 8 bits per channel, but the image is 16-bit; write "
@@ -92,18 +106,14 @@ def encode_image(image: np.ndarray, suffix: str = ".png", **save_kwargs) -> byte
     return buf.getvalue()
 
 
-def _colour_tiff_bytes(arr: np.ndarray, suffix: str) -> bytes:
-    """A 16-bit (H, W, 3) image as TIFF bytes, through tifffile: Pillow
-    writes colour at 8 bits per channel only."""
+def _tiff_bytes(arr: np.ndarray) -> bytes:
+    """An (H, W) or (H, W, 3) image as TIFF bytes, through tifffile: Pillow
+    writes colour at 8 bits per channel only, and float pixels in grayscale
+    only."""
     import tifffile
 
-    if suffix not in (".tif", ".tiff"):
-        raise DataError(
-            f"The image has 16 bits per colour channel, which Pillow cannot write "
-            f"as {suffix}; write .tif to keep them, or convert to 8 bits first."
-        )
     buf = io.BytesIO()
-    tifffile.imwrite(buf, arr, photometric="rgb")
+    tifffile.imwrite(buf, arr, photometric="rgb" if arr.ndim == 3 else "minisblack")
     return buf.getvalue()
 
 
