@@ -454,9 +454,19 @@ def test_float_tiffs_are_denoised_into_float_tiffs(run, tmp_path):
         "aekit: error: .png cannot hold float pixels; write .tif to keep them, or "
         "convert the image to 8 or 16 bits first."
     )
-    rgb = np.stack([cam[:40, :50], cam[40:80, :50], cam[80:120, :50]])
-    (tmp_path / "rgb.tif").write_bytes(encode_image(rgb, ".tif"))
-    np.testing.assert_array_equal(read_image(tmp_path / "rgb.tif"), rgb)
+    # Colour: Pillow cannot open float RGB TIFFs, not even to tell their size.
+    colour = tmp_path / "colour"
+    colour.mkdir()
+    for i in range(3):
+        rgb = np.stack([np.roll(cam[:60, :70], i + c, axis=1) for c in range(3)])
+        (colour / f"{i}.tif").write_bytes(encode_image(rgb, ".tif"))
+        np.testing.assert_array_equal(read_image(colour / f"{i}.tif"), rgb)
+    r = run("fit", colour, "--out", tmp_path / "rgb", *fit, "--epochs", 1, "-q")
+    assert r.exit_code == 0, r.output
+    r = run("denoise", tmp_path / "rgb", colour, "--out", tmp_path / "rgb_out")
+    assert r.exit_code == 0 and "in tiles" in r.output, r.output
+    got = read_image(tmp_path / "rgb_out" / "2.tif")
+    assert got.dtype == np.float32 and got.shape == (3, 60, 70)
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])

@@ -24,9 +24,7 @@ def _is_images(path: str) -> bool:
 
 def _needs_tiles(model, path: str) -> bool:
     """Whether ``path`` holds images of another size than the model's input."""
-    from PIL import Image, UnidentifiedImageError
-
-    from aekit.data.readers import IMAGE_SUFFIXES
+    from aekit.data.readers import IMAGE_SUFFIXES, image_height_width
 
     if not _is_images(path):
         return False
@@ -39,14 +37,9 @@ def _needs_tiles(model, path: str) -> bool:
         if p.is_file()
         else [f for f in sorted(p.rglob("*")) if f.suffix.lower() in IMAGE_SUFFIXES]
     )
-    for f in files:
-        try:
-            with Image.open(f) as im:
-                if (im.height, im.width) != shape[1:]:
-                    return True
-        except (UnidentifiedImageError, OSError):
-            continue  # the reader reports unreadable files
-    return False
+    # Unreadable files (None) are left to the reader, which reports them.
+    sizes = (image_height_width(f) for f in files)
+    return any(hw is not None and hw != shape[1:] for hw in sizes)
 
 
 @click.command("denoise")

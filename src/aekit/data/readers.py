@@ -453,6 +453,30 @@ def read_image(
     return arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
 
 
+def image_height_width(path: Path) -> tuple[int, int] | None:
+    """An image file's (height, width), its pixels left undecoded; None when
+    neither Pillow nor (for TIFFs) tifffile can read it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.height, im.width
+    except UnidentifiedImageError:
+        pass  # a float or 32-bit colour TIFF, which Pillow cannot open
+    except OSError:
+        return None
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            return page.imagelength, page.imagewidth
+    except (tifffile.TiffFileError, ValueError, OSError):
+        return None
+
+
 NARROWED = (
     "16 bits per colour channel, read at 8 (Pillow reads no more of this "
     "format); convert it to a 16-bit TIFF to keep its full depth."
