@@ -26,16 +26,16 @@ def _digits_npy(tmp_path, digits):
 
 def test_streaming_from_disk_matches_in_memory(tmp_path, digits, monkeypatch):
     """in_memory=False reads batches from the .npy file and learns the same model."""
-    from aekit.data.sources import RowSource
+    from aekit.data.sources import NpyFile
 
     path = _digits_npy(tmp_path, digits)
     X = np.load(path, mmap_mode="r")
     kw = dict(code_size=4, hidden=(32,), epochs=3, random_state=0, scaling="standard")
-    reads, take = [], RowSource.take
+    reads, rows = [], NpyFile.rows
     monkeypatch.setattr(
-        RowSource,
-        "take",
-        lambda self, idx: (reads.append(len(idx)), take(self, idx))[1],
+        NpyFile,
+        "rows",
+        lambda self, idx: (reads.append(len(idx)), rows(self, idx))[1],
     )
     streamed = Autoencoder(in_memory=False, **kw).fit(X)
     n_streamed = len(reads)
@@ -256,6 +256,36 @@ def test_fit_on_npy_larger_than_peak_memory(tmp_path):
         f"peak RSS {peak / 2**20:.0f} MiB for a {size / 2**30:.2f} GiB file "
         f"(available memory {available_memory() / 2**30:.1f} GiB)"
     )
+
+
+IN_MEMORY_CHILD = textwrap.dedent(
+    """
+    import numpy as np, torch
+    torch.set_num_threads(1)
+    from aekit import Autoencoder
+    X = np.random.default_rng(0).integers(0, 256, (150_000, 784), dtype=np.uint8)
+    Autoencoder(code_size=8, hidden=(64,), epochs=1, random_state=0).fit(X[:500])
+    reset_peak()
+    with open("/proc/self/status") as fh:
+        rss = next(int(ln.split()[1]) for ln in fh if ln.startswith("VmRSS")) * 1024
+    ae = Autoencoder(code_size=8, hidden=(64,), epochs=1, batch_size=512,
+                     validation_fraction=0.1, random_state=0, device="cpu").fit(X)
+    assert np.isfinite(ae.history_[-1]["train_loss"])
+    print(peak_rss() - rss, X.nbytes)
+    """
+)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc")
+def test_in_memory_uint8_fit_makes_no_float32_copy_of_the_data():
+    """uint8 rows are scaled batch by batch as the trainer draws them: the fit
+    holds the training rows once more as uint8 (the split) and the held-out
+    tenth in float32, not a float32 copy of all of them (4 times the data)."""
+    grew, size = map(int, _child_output(IN_MEMORY_CHILD))
+    # The split (0.9) and the scaled validation rows (0.1 x 4): 1.3 times
+    # the data, plus the model, its batches and the allocator's slack (here
+    # 2.0 times in all); a float32 copy of the training rows adds 3.6 (5.4).
+    assert grew < 3.0 * size, f"peak grew by {grew / size:.2f} times the data"
 
 
 # -- chunked outputs: apply_to_file ---------------------------------------------

@@ -4,7 +4,8 @@
 map, so the pages it touches count against the page cache, not the process's
 resident memory, and data many times larger than RAM trains with a small
 footprint. ``RowSource`` is what the trainer consumes: a subset of rows (the
-training or validation split), scaled batch by batch.
+training or validation split) of such a file, or of an array in memory,
+scaled batch by batch.
 """
 
 from __future__ import annotations
@@ -103,21 +104,29 @@ class NpyFile:
 
 
 class RowSource:
-    """A trainer data source over some rows of an ``NpyFile``, scaled per batch."""
+    """A trainer data source over some rows of an ``NpyFile`` or of an array
+    in memory (``rows=None``: all of them), scaled per batch: no scaled copy
+    of the data is ever made (for uint8 data, float32 would take 4 times the
+    array's memory)."""
 
     def __init__(
         self,
-        file: NpyFile,
-        rows: np.ndarray,
+        data: NpyFile | np.ndarray,
+        rows: np.ndarray | None,
         transform: Callable[[np.ndarray], np.ndarray],
     ):
-        self.file, self.rows, self.transform = file, np.asarray(rows), transform
+        self.data, self.transform = data, transform
+        self.rows = None if rows is None else np.asarray(rows)
 
     def __len__(self) -> int:
-        return len(self.rows)
+        return len(self.data) if self.rows is None else len(self.rows)
 
     def take(self, idx: torch.Tensor) -> torch.Tensor:
-        raw = self.file.rows(self.rows[idx.numpy()])
+        picked = idx.numpy() if self.rows is None else self.rows[idx.numpy()]
+        if isinstance(self.data, NpyFile):
+            raw = self.data.rows(picked)
+        else:
+            raw = self.data[picked]
         return torch.from_numpy(np.ascontiguousarray(self.transform(raw)))
 
 
