@@ -538,7 +538,9 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
         self._n_train = len(train_idx)
         self.validation_indices_ = val_idx  # held out: wrappers calibrate on it
         if file is None:
-            X_train = np.asarray(X[train_idx])
+            # Without validation every row trains, in order: no copy of them.
+            whole = n_val == 0 and type(X) is np.ndarray
+            X_train = X if whole else np.asarray(X[train_idx])
             self.scaler_ = Scaler(self.scaling).fit(X_train, value_range)
             Xs_val = self.scaler_.transform(np.asarray(X[val_idx])) if n_val else None
             val = torch.from_numpy(Xs_val) if Xs_val is not None else None
