@@ -567,8 +567,8 @@ class Autoencoder(GenerativeMixin, TransformerMixin, BaseEstimator):
             )
             Xs_val = self.scaler_.transform(file.rows(pick(val_idx))) if n_val else None
         if Xs_train is None:
-            # The scaling is increasing in each feature: the scaled extremes
-            # are the raw extremes scaled, exactly.
+            # The scaling is monotonic in each feature: the scaled extremes
+            # are those of the raw extremes scaled, exactly.
             extremes = np.stack([X_train.min(0), X_train.max(0)])
             self.loss_ = self._resolve_loss(self.scaler_.transform(extremes))
         else:
