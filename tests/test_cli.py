@@ -282,8 +282,8 @@ def _files(folder):
 
 @pytest.fixture
 def inputs(tmp_path):
-    """Data that the digits model in ``fitted`` reads: an array, its codes, a
-    folder of 8x8 PNGs, a mask and a symlink to the array."""
+    """Data that the digits model in ``fitted`` reads (an array, its codes, a
+    symlink to the array) and a folder of 8x8 PNGs with a mask."""
     from PIL import Image
 
     rng = np.random.default_rng(0)
@@ -330,11 +330,19 @@ def test_out_that_is_an_input_is_refused(
 
 def test_out_beside_the_inputs_is_allowed(run, fitted, inputs, monkeypatch):
     monkeypatch.chdir(inputs)
+    # The digits model learned from values 0-16, not from 8-bit PNGs.
+    r = run("denoise", fitted, "imgs", "--out", "clean")
+    assert r.exit_code == 2, r.output
+    assert "imgs has 8-bit pixels, but the model learned from values in [0, 16]" in (
+        r.stderr
+    )
+    small = ["--code-size", 2, "--hidden", 8, "--epochs", 1, "--no-report", "-q"]
+    assert run("fit", "imgs", "--out", "run8", *small).exit_code == 0
     # An array inside an image folder is not read as one of its images.
-    r = run("denoise", fitted, "imgs", "--out", "imgs/clean.npy")
+    r = run("denoise", "run8", "imgs", "--out", "imgs/clean.npy")
     assert r.exit_code == 0, r.output
     assert np.load("imgs/clean.npy").shape == (3, 1, 8, 8)
-    r = run("denoise", fitted, "imgs", "--out", "clean")
+    r = run("denoise", "run8", "imgs", "--out", "clean")
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in (inputs / "clean").iterdir()) == [
         "a0.png",
@@ -425,7 +433,8 @@ def test_fit_sequence_over_an_earlier_run_removes_its_files_only(run, fitted, tm
 def test_float_tiffs_are_denoised_into_float_tiffs(run, tmp_path):
     """Micrographs often come as float32 TIFFs: a model fitted on them
     writes float32 TIFFs back (grayscale through Pillow's reader, colour
-    through tifffile), and refuses .png, which holds no floats, in one line."""
+    through tifffile), and refuses .png, which holds no floats, in one line,
+    and so images of the other pixel type."""
     from PIL import Image
     from skimage import data as skdata
 
@@ -467,6 +476,60 @@ def test_float_tiffs_are_denoised_into_float_tiffs(run, tmp_path):
     assert r.exit_code == 0 and "in tiles" in r.output, r.output
     got = read_image(tmp_path / "rgb_out" / "2.tif")
     assert got.dtype == np.float32 and got.shape == (3, 60, 70)
+    # An 8-bit PNG given to the float model, and a float TIFF to an 8-bit
+    # model: their units cannot be matched (the result was noise, exit 0).
+    png = tmp_path / "cam.png"
+    Image.fromarray((cam[:80, :96] * 255).round().astype(np.uint8)).save(png)
+    r = run("denoise", tmp_path / "run", png, "--out", tmp_path / "o8.png")
+    assert r.exit_code == 2 and not (tmp_path / "o8.png").exists()
+    assert r.stderr.strip() == (
+        f"aekit: error: {png} has 8-bit pixels, but the model learned from float "
+        "ones, and no scale relates the two; convert the image to the training "
+        "images' type first."
+    )
+    r = run("fit", png, "--out", tmp_path / "run8", *fit, "--epochs", 1, "-q")
+    assert r.exit_code == 0, r.output
+    r = run("denoise", tmp_path / "run8", folder, "--out", tmp_path / "o8")
+    assert (
+        r.exit_code == 2
+        and "0.tif has float pixels, but the model learned from 8-bit" in r.stderr
+    )
+
+
+def test_images_of_the_model_size_keep_its_units(run, tmp_path):
+    """Images of exactly the training size are denoised whole (no tiles), and
+    like tiles they are matched to the model: a 16-bit copy of 8-bit images
+    gives the 8-bit result at 16 bits (it was divided by 255 as if 8-bit,
+    values up to 257), and float pixels given to an 8-bit model are refused."""
+    from PIL import Image
+    from skimage import data as skdata
+
+    from aekit.data.readers import read_image
+
+    cam = skdata.camera()
+    Image.fromarray(cam[:128, :128]).save(tmp_path / "cam.png")
+    fit = ["--architecture", "conv", "--patch-size", 32, "--patches", 64]
+    r = run("fit", tmp_path / "cam.png", "--out", tmp_path / "run", *fit, "-q")
+    assert r.exit_code == 0, r.output
+    for bits, dtype in ((8, np.uint8), (16, np.uint16)):
+        folder = tmp_path / f"in{bits}"
+        folder.mkdir()
+        for i in range(2):
+            tile = cam[200 + 32 * i : 232 + 32 * i, 300:332].astype(dtype)
+            Image.fromarray(tile * (257 if bits == 16 else 1)).save(folder / f"{i}.png")
+        r = run("denoise", tmp_path / "run", folder, "--out", tmp_path / f"out{bits}")
+        assert r.exit_code == 0 and "in tiles" not in r.output, r.output
+    for i in range(2):
+        out8 = read_image(tmp_path / "out8" / f"{i}.png").astype(float)
+        out16 = read_image(tmp_path / "out16" / f"{i}.png")
+        assert out16.dtype == np.uint16
+        assert np.abs(out16 / 257 - out8).max() <= 1.0
+    floats = tmp_path / "floats"
+    floats.mkdir()
+    Image.fromarray((cam[:32, :32] / 255).astype(np.float32)).save(floats / "0.tif")
+    r = run("denoise", tmp_path / "run", floats, "--out", tmp_path / "outf")
+    assert r.exit_code == 2 and not (tmp_path / "outf").exists()
+    assert "floats has float pixels, but the model learned from 8-bit" in r.stderr
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])

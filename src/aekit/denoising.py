@@ -119,13 +119,24 @@ def denoise_data(
     -------
     dict with ``n`` (samples), ``kind`` ("images" or "array") and ``out``.
     """
+    from aekit.images import bit_depth_factor, check_pixel_type
+
     ds = load(source, key=key, image_size=image_size)
     out = Path(out)
-    if out.suffix.lower() == ".npy":
+    factor = 1.0
+    if ds.kind == "image" and ds.files:
+        # As restore() does for tiles: units matched, 8 and 16 bits scaled.
+        check_pixel_type(model, ds.X.dtype, source)
+        factor = bit_depth_factor(model, ds.X.dtype)
+    if out.suffix.lower() == ".npy" and factor == 1:
         convert = partial(to_dtype, dtype=ds.X.dtype)
         shape = apply_to_file(model, "denoise", ds.X, out, convert=convert)
         return {"n": shape[0], "kind": "array", "out": str(out)}
-    clean = to_dtype(model.denoise(ds.X), ds.X.dtype)  # (n, *sample_shape)
+    if factor == 1:
+        clean = model.denoise(ds.X)  # (n, *sample_shape)
+    else:
+        clean = model.denoise(ds.X.astype(np.float32) * factor) / factor
+    clean = to_dtype(clean, ds.X.dtype)
     src = None if isinstance(source, Dataset) else Path(source)
     if src is not None and src.is_dir():
         if out.suffix.lower() in ARRAY_SUFFIXES:
@@ -143,7 +154,9 @@ def denoise_data(
             )
         atomic_write_bytes(out, png_bytes(_as_images(clean, src)[0]))
         return {"n": 1, "kind": "images", "out": str(out)}
-    if suffix in (".csv", ".tsv"):
+    if suffix == ".npy":  # a 16-bit image given to an 8-bit model (or back)
+        write_array(out, clean)
+    elif suffix in (".csv", ".tsv"):
         _write_table(out, clean, ds.columns)
     else:
         raise DataError(

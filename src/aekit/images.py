@@ -533,14 +533,21 @@ def bit_depth_factor(model, dtype) -> float:
     model did not learn from a known pixel range.
     """
     dtype = np.dtype(dtype)
-    scaler = model.scaler_
-    if dtype.kind not in "ui" or getattr(scaler, "fitted_mode", None) != "range":
-        return 1.0
-    lo, scale = float(np.min(scaler.offset)), float(np.max(scaler.scale))
-    hi = lo + scale
-    if lo != 0 or hi not in (255.0, 65535.0):
+    hi = _integer_range(model)
+    if dtype.kind not in "ui" or hi is None:
         return 1.0
     return hi / float(np.iinfo(dtype).max)
+
+
+def _integer_range(model) -> int | None:
+    """255 or 65535 when ``model`` learned from 8- or 16-bit pixels (scaled
+    from that full range), else None."""
+    scaler = model.scaler_
+    if getattr(scaler, "fitted_mode", None) != "range":
+        return None
+    lo, scale = float(np.min(scaler.offset)), float(np.max(scaler.scale))
+    hi = lo + scale
+    return int(hi) if lo == 0 and hi in (255.0, 65535.0) else None
 
 
 def restore_image(model, image: np.ndarray, **kwargs) -> np.ndarray:
@@ -706,6 +713,7 @@ def restore_files(
     written = []
     for src, dst in pairs:
         image = read_image(src)
+        check_pixel_type(model, image.dtype, src)
         if mask is None:
             result = restore_image(
                 model, image, overlap=overlap, self_ensemble=self_ensemble
@@ -722,6 +730,34 @@ def restore_files(
             )
         written.append(write_image(dst, result))
     return written
+
+
+def check_pixel_type(model, dtype, name) -> None:
+    """Refuse images (the file or folder ``name``) whose pixels are float
+    where the model learned from 8- or 16-bit ones, or the other way round:
+    no scale relates a float TIFF's values to 0-255 or 0-65535 (8 and 16
+    bits are matched by :func:`bit_depth_factor`)."""
+    dtype = np.dtype(dtype)
+    trained = _integer_range(model)
+    if (trained is not None) == (dtype.kind in "ui"):
+        return
+    has = "float" if trained is not None else f"{8 * dtype.itemsize}-bit"
+    scaler = model.scaler_
+    if trained is not None:
+        learned = f"{trained.bit_length()}-bit ones"
+    elif getattr(scaler, "fitted_mode", None) == "range":  # e.g. 0-16: digits
+        lo, hi = (
+            float(np.min(scaler.offset)),
+            float(np.max(scaler.offset + scaler.scale)),
+        )
+        learned = f"values in [{lo:g}, {hi:g}]"
+    else:
+        learned = "float ones"
+    raise DataError(
+        f"{name} has {has} pixels, but the model learned from {learned}, and no "
+        "scale relates the two; convert the image to the training images' type "
+        "first."
+    )
 
 
 def _mask_for(mask: Path, inp: Path, src: Path) -> Path:
