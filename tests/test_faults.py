@@ -40,11 +40,23 @@ def _fit_argv(out: Path, epochs: int) -> list[str]:
     return ["fit", "digits", "--out", str(out), "--epochs", str(epochs), *FIT_ARGS]
 
 
+def _default_sigint() -> None:
+    # A shell without job control starts background commands with SIGINT
+    # ignored, and Python then never turns it into KeyboardInterrupt: give
+    # the child the default disposition, whoever started the tests.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _spawn(out: Path, epochs: int, *extra: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(SRC), "OMP_NUM_THREADS": "1"}
     argv = [sys.executable, "-m", "aekit", *_fit_argv(out, epochs), *extra]
     return subprocess.Popen(
-        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        argv,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
     )
 
 
