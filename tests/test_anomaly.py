@@ -214,6 +214,21 @@ def test_bad_input_and_params(cancer, cancer_detector):
     assert not hasattr(twin, "threshold_")
 
 
+def test_a_detector_without_held_out_rows_saves_and_loads(cancer, tmp_path):
+    """With no validation split the training scores stand in for held-out
+    ones; saving stopped with safetensors' error about shared memory."""
+    fit_X, test_X, _ = cancer
+    det = AnomalyDetector(
+        autoencoder={"validation_fraction": 0.0, "epochs": 2}, random_state=0
+    ).fit(fit_X)
+    assert len(det.autoencoder_.validation_indices_) == 0
+    np.testing.assert_array_equal(det.held_out_scores_, det.decision_scores_)
+    det.save(tmp_path / "det")
+    loaded = aekit.load(tmp_path / "det")
+    np.testing.assert_array_equal(loaded.held_out_scores_, det.held_out_scores_)
+    assert loaded.threshold_ == det.threshold_
+
+
 def test_save_load_and_cli(cancer, cancer_detector, tmp_path):
     fit_X, test_X, _ = cancer
     cancer_detector.save(tmp_path / "det")

@@ -285,8 +285,10 @@ class AnomalyDetector(BaseEstimator):
         self._weights = self._check_weights()
         self.decision_scores_ = self._scores(X_arr)
         held = ae.validation_indices_
+        # Without held-out rows, the training scores stand in: a copy, as
+        # safetensors saves no two tensors that share memory.
         self.held_out_scores_ = (
-            self.decision_scores_[held] if len(held) else self.decision_scores_
+            self.decision_scores_[held] if len(held) else self.decision_scores_.copy()
         )
         if self.target_fpr is not None:
             # "higher": at most target_fpr of the held-out samples lie above.
