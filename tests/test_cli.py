@@ -532,6 +532,46 @@ def test_images_of_the_model_size_keep_its_units(run, tmp_path):
     assert "floats has float pixels, but the model learned from 8-bit" in r.stderr
 
 
+def test_image_commands_refuse_other_depths_and_pixel_types(run, inputs):
+    """encode, reconstruct, evaluate and anomalies give the pixels to the
+    model as they are: a 16-bit or float copy of the 8-bit images it learned
+    from is refused in one line (it was read in the wrong units, exit 0)."""
+    from PIL import Image
+
+    small = ["--code-size", 2, "--hidden", 8, "--epochs", 1, "--no-report", "-q"]
+    imgs = inputs / "imgs"
+    for task in ("autoencoder", "anomaly"):
+        r = run("fit", imgs, "--out", inputs / task, "--task", task, *small)
+        assert r.exit_code == 0, r.output
+    deep, floats = inputs / "imgs16", inputs / "floats"
+    deep.mkdir()
+    floats.mkdir()
+    for f in sorted(imgs.glob("*.png")):
+        pixels = np.asarray(Image.open(f))
+        Image.fromarray(pixels.astype(np.uint16) * 257).save(deep / f.name)
+        Image.fromarray((pixels / 255).astype(np.float32)).save(
+            floats / f"{f.stem}.tif"
+        )
+    commands = [
+        ("encode", inputs / "autoencoder", "--out", inputs / "z.npy"),
+        ("reconstruct", inputs / "autoencoder", "--out", inputs / "r.npy"),
+        ("evaluate", inputs / "autoencoder"),
+        ("anomalies", inputs / "anomaly", "--out", inputs / "s.csv"),
+    ]
+    for command, run_dir, *rest in commands:
+        assert run(command, run_dir, imgs, *rest).exit_code == 0, command
+        r = run(command, run_dir, deep, *rest)
+        assert r.exit_code == 2 and r.stderr.startswith(
+            f"aekit: error: {deep} has 16-bit pixels, but the model learned from "
+            "8-bit ones; convert the images first"
+        ), (command, r.output)
+        r = run(command, run_dir, floats, *rest)
+        assert r.exit_code == 2 and r.stderr.startswith(
+            f"aekit: error: {floats} has float pixels, but the model learned from "
+            "8-bit ones"
+        ), (command, r.output)
+
+
 @pytest.mark.parametrize("suffix", [".npy", ".csv"])
 def test_read_only_output_is_refused(run, fitted, tmp_path, suffix):
     import stat

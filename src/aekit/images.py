@@ -760,6 +760,27 @@ def check_pixel_type(model, dtype, name) -> None:
     )
 
 
+def check_image_data(model, ds, name) -> None:
+    """For commands that give image files' pixels to ``model`` as they are
+    (encode, reconstruct, anomalies, evaluate): refuse another pixel type
+    (:func:`check_pixel_type`) or bit depth, which would be read in the
+    wrong units. Arrays, models without a scaler, and images of another
+    size (the model's own error names that first) pass."""
+    if ds.kind != "image" or not ds.files or not hasattr(model, "scaler_"):
+        return
+    if tuple(ds.X.shape[1:]) != tuple(getattr(model, "input_shape_", ())):
+        return
+    check_pixel_type(model, ds.X.dtype, name)
+    if bit_depth_factor(model, ds.X.dtype) != 1:
+        bits = 8 * ds.X.dtype.itemsize
+        raise DataError(
+            f"{name} has {bits}-bit pixels, but the model learned from "
+            f"{_integer_range(model).bit_length()}-bit ones; convert the images "
+            "first ('aekit denoise', 'inpaint' and 'deblur' match the depths "
+            "themselves)."
+        )
+
+
 def _mask_for(mask: Path, inp: Path, src: Path) -> Path:
     if not mask.is_dir():
         if not mask.exists():

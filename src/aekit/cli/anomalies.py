@@ -16,9 +16,11 @@ def score_file(run_dir, data, *, key=None, image_size=None):
     """(detector, dataset, scores, flags) for ``data`` under the model in
     ``run_dir``."""
     from aekit.data import load
+    from aekit.images import check_image_data
 
     det = load_run(run_dir, "anomalies", "AnomalyDetector")
     ds = load(data, key=key, image_size=image_size)
+    check_image_data(det.autoencoder_, ds, data)
     # Checked here: the detector's autoencoder would name itself, not the
     # detector the user fitted.
     shape = det.autoencoder_.input_shape_

@@ -70,18 +70,16 @@ def _io_options(f):
 @_no_guard
 def encode_command(run_dir, data, out, key, image_size, strict, nan_policy, no_guard):
     """Encode DATA with the model in RUN_DIR; write the codes to --out."""
+    from aekit.images import check_image_data
     from aekit.workflows import apply_to_file, check_out
 
     check_out(out, data)
     ds = _data(data, key, image_size, strict, nan_policy)
-    shape = apply_to_file(
-        _model(
-            run_dir, "encode", "Autoencoder", "SequenceAutoencoder", guard=not no_guard
-        ),
-        "transform",
-        ds.X,
-        out,
+    model = _model(
+        run_dir, "encode", "Autoencoder", "SequenceAutoencoder", guard=not no_guard
     )
+    check_image_data(model, ds, data)
+    shape = apply_to_file(model, "transform", ds.X, out)
     click.echo(f"Wrote codes of shape {shape} to {out}")
 
 
@@ -109,16 +107,14 @@ def reconstruct_command(
     run_dir, data, out, key, image_size, strict, nan_policy, no_guard
 ):
     """Encode then decode DATA; write the reconstruction to --out."""
+    from aekit.images import check_image_data
     from aekit.workflows import apply_to_file, check_out
 
     check_out(out, data)
     ds = _data(data, key, image_size, strict, nan_policy)
-    shape = apply_to_file(
-        _model(run_dir, "reconstruct", "Autoencoder", guard=not no_guard),
-        "reconstruct",
-        ds.X,
-        out,
-    )
+    model = _model(run_dir, "reconstruct", "Autoencoder", guard=not no_guard)
+    check_image_data(model, ds, data)
+    shape = apply_to_file(model, "reconstruct", ds.X, out)
     click.echo(f"Wrote reconstructions of shape {shape} to {out}")
 
 

@@ -57,6 +57,7 @@ def evaluate_command(
     """
     from aekit.data import load
     from aekit.generation import is_variational, likelihood_report
+    from aekit.images import check_image_data
     from aekit.workflows import evaluate
 
     model = load_run(run_dir, "evaluate", "Autoencoder", "Recommender")
@@ -79,6 +80,7 @@ def evaluate_command(
         strict=strict,
         nan_policy=nan_policy,
     )
+    check_image_data(model, ds, data)
     out = evaluate(model, ds)
     if is_variational(model):
         if binarize_seed is None and getattr(model, "binarize", None) is not None:
