@@ -98,16 +98,21 @@ def run_quality(path: Path, seeds=(0, 1, 2)) -> dict:
     m = ranking_metrics(scores, test, exclude=seen, ks=KS)
     rows.append(("popularity", m, wall, cpu, "-"))
 
-    gram = (train.T @ train).toarray().astype(np.float64)
     lams = (50, 100, 200, 300, 400, 500, 800, 1200)
     val_ndcg = {}
-    for lam in lams:
-        b = ease_weights(gram, lam)
-        val_ndcg[lam] = ranking_metrics(train @ b, val, exclude=train, ks=(100,))[
-            "ndcg@100"
-        ]
+
+    def search_lambda():
+        gram = (train.T @ train).toarray().astype(np.float64)
+        for lam in lams:
+            b = ease_weights(gram, lam)
+            val_ndcg[lam] = ranking_metrics(train @ b, val, exclude=train, ks=(100,))[
+                "ndcg@100"
+            ]
+
+    _, search_wall, search_cpu = timed(search_lambda)
     best_lam = max(val_ndcg, key=val_ndcg.get)
     extra["ease_validation"] = val_ndcg
+    extra["ease_search"] = {"cpu_s": search_cpu, "wall_s": search_wall}
 
     def fit_ease():
         g = (train.T @ train).toarray().astype(np.float64)
@@ -357,7 +362,13 @@ def _fmt_quality(q: dict) -> list[str]:
         ),
         "",
         "EASE validation NDCG@100 by lambda: "
-        + ", ".join(f"{k}: {v:.4f}" for k, v in ex["ease_validation"].items()),
+        + ", ".join(f"{k}: {v:.4f}" for k, v in ex["ease_validation"].items())
+        + f". The search ({len(ex['ease_validation'])} fits, each scored on "
+        f"validation) took {ex['ease_search']['cpu_s']:.1f} s CPU "
+        f"({ex['ease_search']['wall_s']:.1f} s wall), not in EASE's fit "
+        "columns, which time the one fit at the chosen lambda; Mult-DAE's and "
+        "Mult-VAE's columns time their fits with early stopping, not the "
+        "choice of their defaults (the section below).",
         "",
         "RecBole 1.2.1's EASE, MultiVAE, MultiDAE, RecVAE and CDAE on this same "
         "split: bench/results/recommender_recbole.md (`python bench/"
@@ -401,11 +412,21 @@ def main() -> int:
     header = [
         "# Recommenders: Mult-VAE and Mult-DAE (bench/bench_recommender.py)",
         "",
-        f"Machine: {machine()}; torch on 1 thread.",
-        "",
     ]
     # Sections of an earlier run are kept; the parts run now replace theirs.
+    # Each says the machine it was measured on. Kept ones from before that
+    # say so too: the file-wide line they sat under named the machine of
+    # the file's last run, not necessarily theirs.
     sections = _read_sections(RESULTS)
+    earlier = _machine_line(RESULTS)
+    for title, body in sections.items():
+        if earlier and not any(ln.startswith("Machine:") for ln in body):
+            note = (
+                "Machine: not recorded for this section; the file's header, "
+                "which each run rewrote, last said: "
+                + earlier.removeprefix("Machine: ")
+            )
+            sections[title] = [note, "", *body]
     made = []  # the sections this run computes
     if args.part in ("all", "quality"):
         body = (
@@ -428,8 +449,14 @@ def main() -> int:
     if args.part in ("all", "memory"):
         sections[MEMORY] = _fmt_memory(run_memory())
         made.append(MEMORY)
-    for title in made:  # each section says what made it
-        sections[title] = [*sections[title], "", f"Command: `{command_line()}`."]
+    for title in made:  # each section says what made it, and where
+        sections[title] = [
+            f"Machine: {machine()}; torch on 1 thread.",
+            "",
+            *sections[title],
+            "",
+            f"Command: `{command_line()}`.",
+        ]
     lines = list(header)
     for title in (QUALITY, SWEEP_TITLE, SWEEP_SEEDS_TITLE, MEMORY):
         if title in sections:
@@ -461,6 +488,18 @@ def _read_sections(path: Path) -> dict[str, list[str]]:
         elif title is not None:
             out[title].append(line)
     return {k: _strip_blank(v) for k, v in out.items()}
+
+
+def _machine_line(path: Path) -> str | None:
+    """The file-wide "Machine:" line of an earlier results file, if any."""
+    if not path.exists():
+        return None
+    for line in path.read_text().splitlines():
+        if line.startswith("## "):
+            return None  # the sections carry their own
+        if line.startswith("Machine:"):
+            return line
+    return None
 
 
 def _strip_blank(lines: list[str]) -> list[str]:
