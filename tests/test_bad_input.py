@@ -135,7 +135,8 @@ def _wrong_features(tmp, run):
     np.save(tmp / "x.npy", np.zeros((3, 10), np.float32))
     return (
         ["encode", run, tmp / "x.npy", "--out", tmp / "z.npy"],
-        "shape (10,), but this Autoencoder was fitted on samples of shape (1, 8, 8)",
+        f"x.npy has samples of shape (10,), but the Autoencoder in {run} was "
+        "fitted on samples of shape (1, 8, 8); pass data like its training data",
     )
 
 
@@ -143,8 +144,17 @@ def _wrong_image_size(tmp, run):
     folder = _write_png_folder(tmp, corrupt=False)
     return (
         ["encode", run, folder, "--out", tmp / "z.npy"],
-        "samples of shape (1, 12, 12), but this Autoencoder was fitted on samples of "
-        "shape (1, 8, 8)",
+        f"has samples of shape (1, 12, 12), but the Autoencoder in {run} was "
+        "fitted on samples of shape (1, 8, 8); pass --image-size 8x8 to resize",
+    )
+
+
+def _wrong_image_size_evaluate(tmp, run):
+    folder = _write_png_folder(tmp, corrupt=False)
+    return (
+        ["evaluate", run, folder],
+        f"has samples of shape (1, 12, 12), but the Autoencoder in {run} was "
+        "fitted on samples of shape (1, 8, 8); pass --image-size 8x8 to resize",
     )
 
 
@@ -326,6 +336,7 @@ CLI_CASES = [
     _ragged,
     _wrong_features,
     _wrong_image_size,
+    _wrong_image_size_evaluate,
     _wrong_code_width,
     _bce_outside_unit,
     _corrupt_image_strict,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from aekit.cli.options import load_run, parse_image_size
+from aekit.cli.options import check_samples, load_run, parse_image_size
 from aekit.exceptions import DataError
 from aekit.io import atomic_write_text
 
@@ -21,16 +21,7 @@ def score_file(run_dir, data, *, key=None, image_size=None):
     det = load_run(run_dir, "anomalies", "AnomalyDetector")
     ds = load(data, key=key, image_size=image_size)
     check_image_data(det.autoencoder_, ds, data)
-    # Checked here: the detector's autoencoder would name itself, not the
-    # detector the user fitted.
-    shape = det.autoencoder_.input_shape_
-    if tuple(ds.X.shape[1:]) != tuple(shape):
-        raise DataError(
-            f"{data} has samples of shape {tuple(ds.X.shape[1:])}, but the "
-            f"AnomalyDetector in {run_dir} was fitted on samples of shape "
-            f"{tuple(shape)}; pass data like its training data (same --key, "
-            "--image-size)."
-        )
+    check_samples(det, ds.X, data, run_dir, shape=det.autoencoder_.input_shape_)
     scores = det.decision_function(ds.X)
     return det, ds, scores, (scores > det.threshold_).astype(np.int64)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from aekit.cli.options import load_run, parse_image_size
+from aekit.cli.options import check_samples, load_run, parse_image_size
 
 
 def _model(run_dir, command: str, *kinds: str, guard: bool = True):
@@ -78,6 +78,8 @@ def encode_command(run_dir, data, out, key, image_size, strict, nan_policy, no_g
     model = _model(
         run_dir, "encode", "Autoencoder", "SequenceAutoencoder", guard=not no_guard
     )
+    if type(model).__name__ == "Autoencoder":  # a sequence model reads windows
+        check_samples(model, ds.X, data, run_dir)
     check_image_data(model, ds, data)
     shape = apply_to_file(model, "transform", ds.X, out)
     click.echo(f"Wrote codes of shape {shape} to {out}")
@@ -113,6 +115,7 @@ def reconstruct_command(
     check_out(out, data)
     ds = _data(data, key, image_size, strict, nan_policy)
     model = _model(run_dir, "reconstruct", "Autoencoder", guard=not no_guard)
+    check_samples(model, ds.X, data, run_dir)
     check_image_data(model, ds, data)
     shape = apply_to_file(model, "reconstruct", ds.X, out)
     click.echo(f"Wrote reconstructions of shape {shape} to {out}")

@@ -8,7 +8,7 @@ import click
 
 from aekit.cli.encode import data_options as reader_options
 from aekit.cli.fit import DATA_OPTIONS
-from aekit.cli.options import load_run, parse_image_size
+from aekit.cli.options import check_samples, load_run, parse_image_size
 from aekit.exceptions import ConfigError
 
 
@@ -80,6 +80,7 @@ def evaluate_command(
         strict=strict,
         nan_policy=nan_policy,
     )
+    check_samples(model, ds.X, data, run_dir)
     check_image_data(model, ds, data)
     out = evaluate(model, ds)
     if is_variational(model):

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from aekit.exceptions import ConfigError
+from aekit.exceptions import ConfigError, DataError
 
 
 def parse_ints(text: str | None, *, name: str) -> tuple[int, ...] | None:
@@ -98,6 +98,27 @@ def load_run(run_dir: str, command: str, *kinds: str):
             f"'{FIT_COMMANDS[kinds[0]]}')."
         )
     return model
+
+
+def check_samples(model, X, data, run_dir, *, shape=None) -> None:
+    """The model's shape check, made where the files can be named: DATA and
+    RUN_DIR, with the option that fixes it. ``shape``: the fitted sample
+    shape, when it is not ``model.input_shape_`` (a detector's autoencoder)."""
+    shape = tuple(shape if shape is not None else getattr(model, "input_shape_", ()))
+    got = tuple(X.shape[1:])
+    if not shape or got == shape:
+        return
+    if len(shape) == 3 and len(got) == 3:
+        hint = (
+            f"pass --image-size {shape[1]}x{shape[2]} to resize the images ('aekit "
+            "denoise', 'inpaint' and 'deblur' take any size, in tiles)"
+        )
+    else:
+        hint = "pass data like its training data (same --key, --image-size)"
+    raise DataError(
+        f"{data} has samples of shape {got}, but the {type(model).__name__} in "
+        f"{run_dir} was fitted on samples of shape {shape}; {hint}."
+    )
 
 
 def given(ctx: click.Context, name: str) -> bool:
