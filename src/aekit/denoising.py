@@ -19,9 +19,7 @@ import numpy as np
 from aekit.data.readers import Dataset, load
 from aekit.exceptions import DataError
 from aekit.io import atomic_write_bytes, atomic_write_text
-from aekit.workflows import apply_to_file, write_array
-
-ARRAY_SUFFIXES = (".npy", ".csv", ".tsv")
+from aekit.workflows import ARRAY_SUFFIXES, apply_to_file, write_array
 
 
 def to_dtype(X: np.ndarray, dtype: np.dtype) -> np.ndarray:

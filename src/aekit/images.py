@@ -539,14 +539,20 @@ def bit_depth_factor(model, dtype) -> float:
     return hi / float(np.iinfo(dtype).max)
 
 
-def _integer_range(model) -> int | None:
-    """255 or 65535 when ``model`` learned from 8- or 16-bit pixels (scaled
-    from that full range), else None."""
+def _pixel_range(model) -> tuple[float, float] | None:
+    """(low, high) of the pixel values ``model`` learned from, when it scaled
+    them from a known range (e.g. 0-255, or the digits' 0-16), else None."""
     scaler = model.scaler_
     if getattr(scaler, "fitted_mode", None) != "range":
         return None
-    lo, scale = float(np.min(scaler.offset)), float(np.max(scaler.scale))
-    hi = lo + scale
+    lo = float(np.min(scaler.offset))
+    return lo, lo + float(np.max(scaler.scale))
+
+
+def _integer_range(model) -> int | None:
+    """255 or 65535 when ``model`` learned from 8- or 16-bit pixels (scaled
+    from that full range), else None."""
+    lo, hi = _pixel_range(model) or (None, None)
     return int(hi) if lo == 0 and hi in (255.0, 65535.0) else None
 
 
@@ -742,15 +748,11 @@ def check_pixel_type(model, dtype, name) -> None:
     if (trained is not None) == (dtype.kind in "ui"):
         return
     has = "float" if trained is not None else f"{8 * dtype.itemsize}-bit"
-    scaler = model.scaler_
+    known = _pixel_range(model)
     if trained is not None:
         learned = f"{trained.bit_length()}-bit ones"
-    elif getattr(scaler, "fitted_mode", None) == "range":  # e.g. 0-16: digits
-        lo, hi = (
-            float(np.min(scaler.offset)),
-            float(np.max(scaler.offset + scaler.scale)),
-        )
-        learned = f"values in [{lo:g}, {hi:g}]"
+    elif known is not None:  # e.g. the digits' 0-16
+        learned = f"values in [{known[0]:g}, {known[1]:g}]"
     else:
         learned = "float ones"
     raise DataError(
@@ -764,11 +766,9 @@ def check_image_data(model, ds, name) -> None:
     """For commands that give image files' pixels to ``model`` as they are
     (encode, reconstruct, anomalies, evaluate): refuse another pixel type
     (:func:`check_pixel_type`) or bit depth, which would be read in the
-    wrong units. Arrays, models without a scaler, and images of another
-    size (the model's own error names that first) pass."""
+    wrong units. Arrays, and models without a scaler, pass. Callers check
+    the samples' shape first (``cli.options.check_samples``)."""
     if ds.kind != "image" or not ds.files or not hasattr(model, "scaler_"):
-        return
-    if tuple(ds.X.shape[1:]) != tuple(getattr(model, "input_shape_", ())):
         return
     check_pixel_type(model, ds.X.dtype, name)
     if bit_depth_factor(model, ds.X.dtype) != 1:

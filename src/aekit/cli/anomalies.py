@@ -20,8 +20,8 @@ def score_file(run_dir, data, *, key=None, image_size=None):
 
     det = load_run(run_dir, "anomalies", "AnomalyDetector")
     ds = load(data, key=key, image_size=image_size)
-    check_image_data(det.autoencoder_, ds, data)
     check_samples(det, ds.X, data, run_dir, shape=det.autoencoder_.input_shape_)
+    check_image_data(det.autoencoder_, ds, data)
     scores = det.decision_function(ds.X)
     return det, ds, scores, (scores > det.threshold_).astype(np.int64)
 

@@ -87,10 +87,14 @@ class Scaler:
         return self.fitted_mode in ("range", "minmax")
 
     def transform(self, X) -> np.ndarray:
-        # One float32 copy, updated in place: no temporaries as large as X.
+        # One float32 copy, updated in place: no temporaries as large as X. An
+        # offset of 0 or a scale of 1 is skipped, exactly (x - 0 and x / 1 are
+        # x): training scales every batch as it is drawn (RowSource).
         out = np.array(X, dtype=np.float32, copy=True)
-        np.subtract(out, self.offset, out=out)
-        np.divide(out, self.scale, out=out)
+        if self.offset.any():
+            np.subtract(out, self.offset, out=out)
+        if (self.scale != 1).any():
+            np.divide(out, self.scale, out=out)
         return out
 
     def transform_tensor(self, x: torch.Tensor) -> torch.Tensor:
